@@ -1,0 +1,121 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { Service } from './service.js';
+import type { State } from './state.js';
+
+/** The events a lifecycle emits at its transitions; each has an `on…` hook method. */
+export type HookEvent = 'stateChange' | State;
+
+/** The listener signature of every lifecycle event. */
+export interface LifecycleEvents<S extends Service = Service> {
+  stateChange: (service: S, lifecycle: Lifecycle<S>, state: State) => unknown;
+  starting: (service: S, lifecycle: Lifecycle<S>) => unknown;
+  running: (service: S, lifecycle: Lifecycle<S>) => unknown;
+  stopping: (service: S, lifecycle: Lifecycle<S>, shutdownSignal: AbortSignal) => unknown;
+  stopped: (service: S, lifecycle: Lifecycle<S>) => unknown;
+  crashed: (service: S, lifecycle: Lifecycle<S>, error: Error) => unknown;
+  /** A hook threw or rejected: `error` is what it threw, `event` the event it was hooked to. */
+  hookError: (error: unknown, event: HookEvent) => unknown;
+}
+
+type Hook = (...args: unknown[]) => unknown;
+
+/** Where the hooks of one emission report: set for the duration of `emit`. */
+let currentHooks: Hooks | undefined;
+let currentEvent: HookEvent = 'stateChange';
+let currentPending: Promise<unknown>[] | undefined;
+
+/**
+ * Every hook is registered as `invokeHook` with the user's function as the listener's context,
+ * so eventemitter3 keeps handling `on`/`once`/`off` while each call is isolated: eventemitter3
+ * lets a throwing listener throw into `emit` (skipping the rest) and ignores returned promises.
+ */
+function invokeHook(this: Hook, ...args: unknown[]): void {
+  const hooks = currentHooks as Hooks;
+  const event = currentEvent;
+  try {
+    const result = this(...args);
+    if (isThenable(result)) currentPending?.push(hooks.settle(result, event));
+  } catch (error) {
+    hooks.report(error, event);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** A lifecycle's listeners, and the isolation every hook call goes through. */
+export class Hooks {
+  readonly #emitter = new EventEmitter();
+  readonly #logger: Logger;
+  readonly #service: string;
+
+  constructor(logger: Logger, service: string) {
+    this.#logger = logger;
+    this.#service = service;
+  }
+
+  add(event: keyof LifecycleEvents, listener: Hook, once: boolean): void {
+    if (event === 'hookError') {
+      if (once) this.#emitter.once(event, listener);
+      else this.#emitter.on(event, listener);
+    } else if (once) this.#emitter.once(event, invokeHook, listener);
+    else this.#emitter.on(event, invokeHook, listener);
+  }
+
+  remove(event: keyof LifecycleEvents, listener: Hook | undefined): void {
+    if (event === 'hookError' || listener === undefined) this.#emitter.off(event, listener);
+    else this.#emitter.off(event, invokeHook, listener);
+  }
+
+  /**
+   * Calls the listeners of `event` in the order they were added; each promise they return is
+   * pushed (already guarded against rejection) to `pending`.
+   */
+  emit(
+    pending: Promise<unknown>[],
+    event: HookEvent,
+    service: Service,
+    lifecycle: Lifecycle,
+    extra?: unknown,
+  ): void {
+    if (this.#emitter.listenerCount(event) === 0) return;
+    const outer = [currentHooks, currentEvent, currentPending] as const;
+    currentHooks = this;
+    currentEvent = event;
+    currentPending = pending;
+    try {
+      if (extra === undefined) this.#emitter.emit(event, service, lifecycle);
+      else this.#emitter.emit(event, service, lifecycle, extra);
+    } finally {
+      [currentHooks, currentEvent, currentPending] = outer;
+    }
+  }
+
+  /** A promise that fulfils once `result` settles, reporting a rejection instead of passing it on. */
+  settle(result: PromiseLike<unknown>, event: HookEvent): Promise<unknown> {
+    return Promise.resolve(result).then(undefined, (error: unknown) => {
+      this.report(error, event);
+    });
+  }
+
+  /** Logs a hook's failure and emits `'hookError'`; a throwing `hookError` listener is only logged. */
+  report(error: unknown, event: HookEvent): void {
+    this.#logger.error('lifecycle hook failed', { service: this.#service, event, error });
+    try {
+      this.#emitter.emit('hookError', error, event);
+    } catch (listenerError) {
+      this.#logger.error('hookError listener failed', {
+        service: this.#service,
+        event: 'hookError',
+        error: listenerError,
+      });
+    }
+  }
+}

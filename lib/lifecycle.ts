@@ -1,0 +1,413 @@
+import { systemClock, type Clock } from './clock.js';
+import { AlreadyRunningError, toError } from './errors.js';
+import { Hooks, type HookEvent, type LifecycleEvents } from './hooks.js';
+import { silentLogger, type Logger } from './logger.js';
+import { enqueue, runNow, type Step } from './propagation.js';
+import {
+  childChangedStep,
+  Run,
+  stopRequestedReason,
+  type StopObserver,
+  type Supervisor,
+} from './run.js';
+import { assertService, type Service } from './service.js';
+import { canTransition, type State } from './state.js';
+import {
+  assertAbortSignal,
+  assertClock,
+  assertDuration,
+  assertFunction,
+  assertLogger,
+  assertObject,
+  invalid,
+} from './validate.js';
+
+/** Options of {@link Lifecycle.stop}. */
+export interface StopOptions {
+  /** Milliseconds until `shutdownSignal` aborts. @default no deadline */
+  timeout?: number;
+  /** `shutdownSignal` aborts when this signal aborts (at once if it already has). */
+  signal?: AbortSignal;
+}
+
+/** Options of the {@link Lifecycle} constructor. */
+export interface LifecycleOptions {
+  /** Where hook failures are logged. @default a silent logger */
+  logger?: Logger;
+  /** Timers for stop deadlines; inject a fake clock in tests. @default the real timers */
+  clock?: Clock;
+}
+
+/** What the composite services in this package (pools) may do with lifecycles beyond the public API. */
+export interface LifecycleInternals {
+  /** Starts a run of `child` owned by `supervisor`; returns false if `child` is already running. */
+  startChild(child: Lifecycle, supervisor: Supervisor): boolean;
+  /** Asks a child to stop, without a deadline of its own. */
+  stopChild(child: Lifecycle, reason: unknown): void;
+  /** Passes a deadline on: the child's `shutdownSignal` aborts with `reason`. */
+  expireChild(child: Lifecycle, reason: unknown): void;
+  /** Tells `observer` when `lifecycle` is asked to stop or hits its deadline, for this run. */
+  observeStops(lifecycle: Lifecycle, observer: StopObserver): void;
+}
+
+// Filled in by Lifecycle's static block, which may touch private state.
+export let internals!: LifecycleInternals;
+
+const applyStep: Step<Lifecycle, State, undefined> = {
+  run: (lifecycle, state) => {
+    internalSteps.apply(lifecycle, state);
+  },
+  fail: (lifecycle, error) => {
+    internalSteps.fail(lifecycle, error);
+  },
+};
+
+const startStep: Step<Lifecycle, Run, undefined> = {
+  run: (lifecycle, run) => {
+    internalSteps.start(lifecycle, run);
+  },
+  fail: applyStep.fail,
+};
+
+const endStep: Step<Lifecycle, Run, Error | undefined> = {
+  run: (lifecycle, run, error) => {
+    internalSteps.end(lifecycle, run, error);
+  },
+  fail: applyStep.fail,
+};
+
+let internalSteps!: {
+  apply(lifecycle: Lifecycle, state: State): void;
+  start(lifecycle: Lifecycle, run: Run): void;
+  end(lifecycle: Lifecycle, run: Run, error: Error | undefined): void;
+  fail(lifecycle: Lifecycle, error: Error): void;
+};
+
+/**
+ * Runs one {@link Service} and tracks its state: `stopped → starting → running → stopping →
+ * stopped` (or `crashed`). The owner calls `run()` and `stop()`; the service reports
+ * `running()` and `stopping()` and watches `signal`. Hooks (`onRunning`, …) and the same
+ * events through `on()` let monitors follow every transition.
+ *
+ * @example
+ * ```ts
+ * const lifecycle = new Lifecycle(service)
+ *   .onStateChange((service, _lifecycle, state) => console.log(service.name, state))
+ *   .onCrashed((service, _lifecycle, error) => console.error(service.name, error));
+ * const done = lifecycle.run();
+ * // later
+ * await lifecycle.stop({ timeout: 10_000 }); // 'stopped' or 'crashed'
+ * ```
+ */
+export class Lifecycle<S extends Service = Service> {
+  /** The service this lifecycle runs. */
+  readonly service: S;
+  #state: State = 'stopped';
+  #error: Error | undefined;
+  #run: Run;
+  #hooks: Hooks | undefined;
+  // True while this lifecycle's hooks run: a transition they request waits until they are done,
+  // so every hook sees the state it was registered for.
+  #emitting = false;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+
+  /**
+   * @throws {TypeError} when `service` is not a {@link Service}, or an option is of the wrong type.
+   */
+  constructor(service: S, options: LifecycleOptions = {}) {
+    assertService(service, 'service');
+    assertObject(options, 'options');
+    const { logger = silentLogger, clock = systemClock } = options;
+    assertLogger(logger, 'options.logger');
+    assertClock(clock, 'options.clock');
+    this.service = service;
+    this.#logger = logger;
+    this.#clock = clock;
+    this.#run = new Run(this as Lifecycle, clock, undefined, false);
+  }
+
+  /** The service's name. */
+  get name(): string {
+    return this.service.name;
+  }
+
+  /** The current state. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Why the service crashed; `undefined` unless `state` is `'crashed'`. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** Aborts when a stop is requested; a new signal for every run. */
+  get signal(): AbortSignal {
+    return this.#run.stop.signal;
+  }
+
+  /** Aborts at the shutdown deadline; never before a stop is requested. New for every run. */
+  get shutdownSignal(): AbortSignal {
+    return this.#run.shutdown.signal;
+  }
+
+  /** Whether a stop has been requested: the same as `signal.aborted`. */
+  shouldStop(): boolean {
+    return this.#run.stop.aborted;
+  }
+
+  /** Called by the service once it can do its job: `starting → running`. Ignored in any other state. */
+  running(): void {
+    this.#transition('running');
+  }
+
+  /**
+   * Called by the service when it begins to stop: `starting | running → stopping`. Ignored in any
+   * other state.
+   * @returns the shutdown-deadline signal: abandon in-flight work once it aborts.
+   */
+  stopping(): AbortSignal {
+    this.#transition('stopping');
+    return this.shutdownSignal;
+  }
+
+  /**
+   * Starts the service.
+   * @returns a promise that resolves when the service has stopped (after the hooks' promises),
+   * and rejects with the crash error (`ERR_OVERSEER_ALREADY_RUNNING` if a run is in progress).
+   */
+  run(): Promise<void> {
+    if (this.#run.active) return Promise.reject(new AlreadyRunningError(this.service.name));
+    const run = this.#begin(undefined);
+    const done = run.whenDone();
+    runNow(startStep, this as Lifecycle, run, undefined);
+    return done;
+  }
+
+  /**
+   * Requests a stop: aborts `signal` at once, and `shutdownSignal` at the deadline. Harmless when
+   * repeated; an earlier deadline wins.
+   * @returns a promise of the final state (`'stopped'` or `'crashed'`); it never rejects, and
+   * resolves at once when no run is in progress.
+   * @throws {TypeError} when `timeout` is not a number >= 0 or `signal` not an `AbortSignal`.
+   */
+  stop(options: StopOptions = {}): Promise<State> {
+    assertObject(options, 'options');
+    const { timeout, signal } = options;
+    if (timeout !== undefined) assertDuration(timeout, 'options.timeout');
+    if (signal !== undefined) assertAbortSignal(signal, 'options.signal');
+    const run = this.#run;
+    if (!run.active) return run.settled ? Promise.resolve(this.#state) : run.whenStopped();
+    if (!run.stop.aborted) run.requestStop(stopRequestedReason());
+    if (timeout !== undefined && timeout !== Infinity) run.expireIn(timeout);
+    if (signal !== undefined) run.expireWith(signal);
+    return run.whenStopped();
+  }
+
+  /**
+   * Waits for the current run to end.
+   * @returns a promise that resolves once stopped (at once when idle or stopped), and rejects with
+   * `error` when the service crashed (at once when it already has).
+   */
+  wait(): Promise<void> {
+    const run = this.#run;
+    if (!run.settled) return run.whenDone();
+    return this.#state === 'crashed' ? Promise.reject(this.#error as Error) : Promise.resolve();
+  }
+
+  /** Adds a hook called after every transition, before the hooks of the new state. */
+  onStateChange(hook: LifecycleEvents<S>['stateChange']): this {
+    return this.#addHook('stateChange', hook);
+  }
+
+  /** Adds a hook called when a run begins (`starting`). */
+  onStarting(hook: LifecycleEvents<S>['starting']): this {
+    return this.#addHook('starting', hook);
+  }
+
+  /** Adds a hook called when the service reports `running`. */
+  onRunning(hook: LifecycleEvents<S>['running']): this {
+    return this.#addHook('running', hook);
+  }
+
+  /** Adds a hook called when the service reports `stopping`; it receives the shutdown signal. */
+  onStopping(hook: LifecycleEvents<S>['stopping']): this {
+    return this.#addHook('stopping', hook);
+  }
+
+  /** Adds a hook called when the service has stopped. */
+  onStopped(hook: LifecycleEvents<S>['stopped']): this {
+    return this.#addHook('stopped', hook);
+  }
+
+  /** Adds a hook called when the service has crashed; it receives the error. */
+  onCrashed(hook: LifecycleEvents<S>['crashed']): this {
+    return this.#addHook('crashed', hook);
+  }
+
+  /**
+   * Listens to a lifecycle event: the same events as the hook methods, plus `'hookError'`.
+   * @throws {TypeError} for an unknown event or a listener that is not a function.
+   */
+  on<E extends keyof LifecycleEvents<S>>(event: E, listener: LifecycleEvents<S>[E]): this {
+    return this.#listen(event, listener, false);
+  }
+
+  /** Like {@link Lifecycle.on}, but the listener is removed after its first call. */
+  once<E extends keyof LifecycleEvents<S>>(event: E, listener: LifecycleEvents<S>[E]): this {
+    return this.#listen(event, listener, true);
+  }
+
+  /** Removes a listener or hook (all of the event's, when `listener` is omitted). */
+  off<E extends keyof LifecycleEvents<S>>(event: E, listener?: LifecycleEvents<S>[E]): this {
+    assertEvent(event);
+    this.#hooks?.remove(event, listener as ((...args: unknown[]) => unknown) | undefined);
+    return this;
+  }
+
+  #addHook(event: HookEvent, hook: unknown): this {
+    assertFunction(hook, 'hook');
+    return this.#listen(event, hook, false);
+  }
+
+  #listen(event: keyof LifecycleEvents, listener: unknown, once: boolean): this {
+    assertEvent(event);
+    assertFunction(listener, 'listener');
+    this.#hooks ??= new Hooks(this.#logger, this.service.name);
+    this.#hooks.add(event, listener as (...args: unknown[]) => unknown, once);
+    return this;
+  }
+
+  #begin(owner: Supervisor | undefined): Run {
+    const run = new Run(this as Lifecycle, this.#clock, owner);
+    this.#run = run;
+    return run;
+  }
+
+  #transition(state: State): void {
+    if (this.#emitting) enqueue(applyStep, this as Lifecycle, state, undefined);
+    else runNow(applyStep, this as Lifecycle, state, undefined);
+  }
+
+  /** Moves to `state` if the table allows it, runs the hooks and tells the owner. */
+  #apply(state: State): boolean {
+    if (!canTransition(this.#state, state)) return false;
+    this.#state = state;
+    const run = this.#run;
+    if (this.#hooks) this.#emitHooks(this.#hooks, run, state);
+    if (run.owner) enqueue(childChangedStep, run.owner, this as Lifecycle, state);
+    return true;
+  }
+
+  #emitHooks(hooks: Hooks, run: Run, state: State): void {
+    const pending = (run.hookPromises ??= []);
+    const self = this as Lifecycle;
+    const extra =
+      state === 'stopping' ? run.shutdown.signal : state === 'crashed' ? this.#error : undefined;
+    this.#emitting = true;
+    try {
+      hooks.emit(pending, 'stateChange', this.service, self, state);
+      hooks.emit(pending, state, this.service, self, extra);
+    } finally {
+      this.#emitting = false;
+    }
+  }
+
+  #start(run: Run): void {
+    if (this.#run !== run || !run.active) return;
+    this.#error = undefined;
+    this.#apply('starting');
+    let result: unknown;
+    try {
+      result = this.service.runWithLifecycle(this as Lifecycle);
+    } catch (error) {
+      result = Promise.reject(error as Error);
+    }
+    Promise.resolve(result).then(
+      () => {
+        this.#ended(run, undefined);
+      },
+      (error: unknown) => {
+        this.#ended(run, toError(this.service.name, error));
+      },
+    );
+  }
+
+  #ended(run: Run, error: Error | undefined): void {
+    if (this.#emitting) enqueue(endStep, this as Lifecycle, run, error);
+    else runNow(endStep, this as Lifecycle, run, error);
+  }
+
+  #end(run: Run, error: Error | undefined): void {
+    if (!run.active) return;
+    run.release();
+    this.#error = error;
+    const state = error === undefined ? 'stopped' : 'crashed';
+    this.#apply(state);
+    const pending = run.hookPromises;
+    if (pending === undefined || pending.length === 0) run.settle(state, error);
+    else {
+      void Promise.all(pending).then(() => {
+        run.settle(state, error);
+      });
+    }
+  }
+
+  /** The library's own reaction failed (a bug, a stack overflow): crash rather than hang. */
+  #fail(error: Error): void {
+    const run = this.#run;
+    if (!run.active) throw error;
+    run.expire(error);
+    this.#end(run, error);
+  }
+
+  static {
+    internalSteps = {
+      apply: (lifecycle, state) => {
+        lifecycle.#apply(state);
+      },
+      start: (lifecycle, run) => {
+        lifecycle.#start(run);
+      },
+      end: (lifecycle, run, error) => {
+        lifecycle.#end(run, error);
+      },
+      fail: (lifecycle, error) => {
+        lifecycle.#fail(error);
+      },
+    };
+    internals = {
+      startChild: (child, supervisor) => {
+        if (child.#run.active) return false;
+        enqueue(startStep, child, child.#begin(supervisor), undefined);
+        return true;
+      },
+      stopChild: (child, reason) => {
+        if (child.#run.active) child.#run.requestStop(reason);
+      },
+      expireChild: (child, reason) => {
+        if (child.#run.active) child.#run.expire(reason);
+      },
+      observeStops: (lifecycle, observer) => {
+        lifecycle.#run.stopObserver = observer;
+      },
+    };
+  }
+}
+
+const events: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
+  'stateChange',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'crashed',
+  'hookError',
+]);
+
+function assertEvent(event: unknown): asserts event is keyof LifecycleEvents {
+  if (typeof event !== 'string' || !events.has(event)) {
+    invalid('event', `one of ${[...events].join(', ')}`, event);
+  }
+}

@@ -1,0 +1,184 @@
+import type { Clock } from './clock.js';
+import { defer, type Deferred } from './deferred.js';
+import { LazyAbortSignal } from './lazy-abort-signal.js';
+import type { Lifecycle } from './lifecycle.js';
+import { enqueue, type Step } from './propagation.js';
+import type { State } from './state.js';
+
+/** How a composite service (a pool) hears from the children it runs. */
+export interface Supervisor {
+  /** `child` moved to `state` (its hooks have run). */
+  childChanged(child: Lifecycle, state: State): void;
+  /** `child`'s run has ended and settled (its hooks' promises included); `error` if it crashed. */
+  childEnded(child: Lifecycle, error: Error | undefined): void;
+  /** The supervisor's own reaction threw: it must end its run with `error`. */
+  fail(error: Error): void;
+}
+
+/** How a composite service hears that its own lifecycle was asked to stop or hit its deadline. */
+export interface StopObserver {
+  stopRequested(reason: unknown): void;
+  deadlineReached(reason: unknown): void;
+  fail(error: Error): void;
+}
+
+const stopRequestedStep: Step<StopObserver, unknown, undefined> = {
+  run: (observer, reason) => {
+    observer.stopRequested(reason);
+  },
+  fail: (observer, error) => {
+    observer.fail(error);
+  },
+};
+
+const deadlineReachedStep: Step<StopObserver, unknown, undefined> = {
+  run: (observer, reason) => {
+    observer.deadlineReached(reason);
+  },
+  fail: stopRequestedStep.fail,
+};
+
+export const childChangedStep: Step<Supervisor, Lifecycle, State> = {
+  run: (supervisor, child, state) => {
+    supervisor.childChanged(child, state);
+  },
+  fail: (supervisor, error) => {
+    supervisor.fail(error);
+  },
+};
+
+const childEndedStep: Step<Supervisor, Lifecycle, Error | undefined> = {
+  run: (supervisor, child, error) => {
+    supervisor.childEnded(child, error);
+  },
+  fail: childChangedStep.fail,
+};
+
+/** The reason `signal` aborts with when `stop()` is called. */
+export function stopRequestedReason(message = 'The service was asked to stop'): DOMException {
+  return new DOMException(message, 'AbortError');
+}
+
+function deadlinePassedReason(): DOMException {
+  return new DOMException('The shutdown deadline passed', 'TimeoutError');
+}
+
+/**
+ * One run of a lifecycle: its stop request, its shutdown deadline, the promises of its hooks
+ * and whoever waits for its end. A new run starts from scratch, so nothing leaks between runs.
+ */
+export class Run {
+  /** From `run()` until the run's final transition. */
+  active: boolean;
+  /** From the final transition's hooks' promises settling on (an idle run is settled). */
+  settled: boolean;
+  /** Aborts when a stop is requested: `lifecycle.signal`. */
+  readonly stop = new LazyAbortSignal();
+  /** Aborts at the shutdown deadline: `lifecycle.shutdownSignal`. */
+  readonly shutdown = new LazyAbortSignal();
+  /** The pool running this lifecycle as a child, if any. */
+  readonly owner: Supervisor | undefined;
+  /** The composite service of this lifecycle, while it runs. */
+  stopObserver: StopObserver | undefined;
+  /** Promises returned by hooks during this run, already guarded against rejection. */
+  hookPromises: Promise<unknown>[] | undefined;
+
+  readonly #lifecycle: Lifecycle;
+  readonly #clock: Clock;
+  #deadlineAt = Infinity;
+  #timer: unknown;
+  #callerSignals: AbortSignal[] | undefined;
+  #done: Deferred<void> | undefined;
+  #stopped: Deferred<State> | undefined;
+
+  constructor(lifecycle: Lifecycle, clock: Clock, owner: Supervisor | undefined, active = true) {
+    this.#lifecycle = lifecycle;
+    this.#clock = clock;
+    this.owner = owner;
+    this.active = active;
+    this.settled = !active;
+  }
+
+  /** Aborts `signal` (once) and tells the composite service. */
+  requestStop(reason: unknown): void {
+    if (this.stop.abort(reason) && this.stopObserver) {
+      enqueue(stopRequestedStep, this.stopObserver, reason, undefined);
+    }
+  }
+
+  /** Sets the deadline `ms` from now, unless an earlier one is already set. */
+  expireIn(ms: number): void {
+    if (this.shutdown.aborted) return;
+    if (ms === 0) {
+      this.expire(deadlinePassedReason());
+      return;
+    }
+    const at = this.#clock.now() + ms;
+    if (at >= this.#deadlineAt) return;
+    this.#clearTimer();
+    this.#deadlineAt = at;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.expire(deadlinePassedReason());
+    }, ms);
+  }
+
+  /** Reaches the deadline when `signal` aborts (at once if it already has). */
+  expireWith(signal: AbortSignal): void {
+    if (this.shutdown.aborted) return;
+    if (signal.aborted) {
+      this.expire(signal.reason);
+      return;
+    }
+    signal.addEventListener('abort', this, { once: true });
+    (this.#callerSignals ??= []).push(signal);
+  }
+
+  /** The deadline is reached: aborts `shutdownSignal` (once) and tells the composite service. */
+  expire(reason: unknown): void {
+    this.requestStop(reason);
+    if (!this.shutdown.abort(reason)) return;
+    this.#clearTimer();
+    if (this.stopObserver) enqueue(deadlineReachedStep, this.stopObserver, reason, undefined);
+  }
+
+  /** A caller's signal passed to `stop({ signal })` aborted. */
+  handleEvent(event: Event): void {
+    this.expire((event.target as AbortSignal).reason);
+  }
+
+  /** The run is over: drops its timer and every listener it put on a caller's signal. */
+  release(): void {
+    this.active = false;
+    this.stopObserver = undefined;
+    this.#clearTimer();
+    for (const signal of this.#callerSignals ?? []) signal.removeEventListener('abort', this);
+    this.#callerSignals = undefined;
+  }
+
+  /** Settles everything waiting for this run, then tells the owner. */
+  settle(state: State, error: Error | undefined): void {
+    this.settled = true;
+    this.hookPromises = undefined;
+    if (error === undefined) this.#done?.resolve();
+    else this.#done?.reject(error);
+    this.#stopped?.resolve(state);
+    if (this.owner) enqueue(childEndedStep, this.owner, this.#lifecycle, error);
+  }
+
+  /** Resolves when the run has stopped, rejects with the crash error. */
+  whenDone(): Promise<void> {
+    return (this.#done ??= defer()).promise;
+  }
+
+  /** Resolves with the final state once the run has ended; never rejects. */
+  whenStopped(): Promise<State> {
+    return (this.#stopped ??= defer()).promise;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,52 @@
+import type { Lifecycle } from './lifecycle.js';
+import { invalid } from './validate.js';
+
+/**
+ * Something long-lived that overseer runs: an HTTP server, a queue consumer, a timer, a pool of
+ * other services.
+ *
+ * Inside `runWithLifecycle` a service:
+ * 1. initialises, then calls `lifecycle.running()` once it can do its job;
+ * 2. watches `lifecycle.signal` (or polls `lifecycle.shouldStop()`);
+ * 3. when told to stop, calls `lifecycle.stopping()`, which returns the shutdown-deadline
+ *    signal: it finishes in-flight work, and abandons it once that signal aborts;
+ * 4. returns (resolves) when stopped, throws (rejects) when it failed.
+ *
+ * @example
+ * ```ts
+ * const ticker: Service = {
+ *   name: 'ticker',
+ *   async runWithLifecycle(lifecycle) {
+ *     const timer = setInterval(() => console.log('tick'), 1000);
+ *     lifecycle.running();
+ *     await once(lifecycle.signal, 'abort');
+ *     lifecycle.stopping();
+ *     clearInterval(timer);
+ *   },
+ * };
+ * ```
+ */
+export interface Service {
+  /** Stable, human-readable name; used in logs, errors and health reports. */
+  readonly name: string;
+  /** Runs the service until it is told to stop. */
+  runWithLifecycle(lifecycle: Lifecycle): Promise<void> | void;
+}
+
+/** Throws a `TypeError` unless `value` has a non-empty string `name` and a `runWithLifecycle` method. */
+export function assertService(value: unknown, argument: string): asserts value is Service {
+  const candidate = value as Partial<Service> | null | undefined;
+  const ok =
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.name === 'string' &&
+    candidate.name.length > 0 &&
+    typeof candidate.runWithLifecycle === 'function';
+  if (!ok) {
+    invalid(
+      argument,
+      'a Service (an object with a non-empty string `name` and a `runWithLifecycle` method)',
+      value,
+    );
+  }
+}
