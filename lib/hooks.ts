@@ -87,6 +87,7 @@ export class Hooks {
   ): void {
     if (this.#emitter.listenerCount(event) === 0) return;
     const outer = [currentHooks, currentEvent, currentPending] as const;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the emission's sink, restored below
     currentHooks = this;
     currentEvent = event;
     currentPending = pending;

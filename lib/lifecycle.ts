@@ -124,7 +124,7 @@ export class Lifecycle<S extends Service = Service> {
     this.service = service;
     this.#logger = logger;
     this.#clock = clock;
-    this.#run = new Run(this as Lifecycle, clock, undefined, false);
+    this.#run = new Run(this, clock, undefined, false);
   }
 
   /** The service's name. */
@@ -213,7 +213,8 @@ export class Lifecycle<S extends Service = Service> {
   wait(): Promise<void> {
     const run = this.#run;
     if (!run.settled) return run.whenDone();
-    return this.#state === 'crashed' ? Promise.reject(this.#error as Error) : Promise.resolve();
+    const error = this.#state === 'crashed' ? this.#error : undefined;
+    return error === undefined ? Promise.resolve() : Promise.reject(error);
   }
 
   /** Adds a hook called after every transition, before the hooks of the new state. */
@@ -280,7 +281,7 @@ export class Lifecycle<S extends Service = Service> {
   }
 
   #begin(owner: Supervisor | undefined): Run {
-    const run = new Run(this as Lifecycle, this.#clock, owner);
+    const run = new Run(this, this.#clock, owner);
     this.#run = run;
     return run;
   }
@@ -320,9 +321,9 @@ export class Lifecycle<S extends Service = Service> {
     this.#apply('starting');
     let result: unknown;
     try {
-      result = this.service.runWithLifecycle(this as Lifecycle);
+      result = this.service.runWithLifecycle(this);
     } catch (error) {
-      result = Promise.reject(error as Error);
+      result = Promise.reject(toError(this.service.name, error));
     }
     Promise.resolve(result).then(
       () => {

@@ -67,7 +67,7 @@ export function createLogger(options: CreateLoggerOptions = {}): winston.Logger 
   assertObject(options, 'options');
   const { level = 'info', stream = process.stdout } = options;
   if (!levels.includes(level)) invalid('options.level', `one of ${levels.join(', ')}`, level);
-  const format = options.format ?? (isTerminal(stream) ? 'pretty' : 'json');
+  const format: unknown = options.format ?? (isTerminal(stream) ? 'pretty' : 'json');
   if (format !== 'json' && format !== 'pretty') {
     invalid('options.format', "'json' or 'pretty'", format);
   }
@@ -75,6 +75,7 @@ export function createLogger(options: CreateLoggerOptions = {}): winston.Logger 
     level,
     levels: winston.config.npm.levels,
     format: format === 'json' ? jsonFormat() : prettyFormat(),
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston types its transports as interfaces
     transports: [new winston.transports.Stream({ stream })],
   });
 }

@@ -69,7 +69,7 @@ export class Pool implements Service {
     assertService(service, 'service');
     if (this.#run) throw new AddWhileRunningError(this.name, service.name);
     const lifecycle = new Lifecycle(service, { logger: this.#logger });
-    this.#children.push(lifecycle as Lifecycle);
+    this.#children.push(lifecycle);
     return lifecycle;
   }
 
@@ -94,7 +94,7 @@ class PoolRun implements Supervisor, StopObserver {
   readonly #lifecycle: Lifecycle;
   readonly #children: readonly Lifecycle[];
   readonly #logger: Logger;
-  readonly #done = defer<void>();
+  readonly #done = defer<undefined>();
   readonly #errors: Error[] = [];
   #started = 0;
   #running = 0;
@@ -110,7 +110,7 @@ class PoolRun implements Supervisor, StopObserver {
     this.#logger = logger;
   }
 
-  start(): Promise<void> {
+  start(): Promise<undefined> {
     internals.observeStops(this.#lifecycle, this);
     // Asked to stop before it began (say, by an onStarting hook): start no child at all.
     if (this.#lifecycle.shouldStop()) this.#drain(this.#lifecycle.signal.reason);
@@ -173,7 +173,7 @@ class PoolRun implements Supervisor, StopObserver {
   #finishIfDone(): void {
     if (!this.#draining || this.#ended < this.#started) return;
     const errors = this.#errors;
-    if (errors.length === 0) this.#done.resolve();
+    if (errors.length === 0) this.#done.resolve(undefined);
     else this.#done.reject(errors.length === 1 ? errors[0] : new ServicesCrashedError(errors));
   }
 

@@ -11,8 +11,8 @@
 
 /** A reaction the library runs on behalf of `target`; `fail` receives what `run` throws. */
 export interface Step<T, A, B> {
-  run(target: T, a: A, b: B): void;
-  fail(target: T, error: Error): void;
+  readonly run: (target: T, a: A, b: B) => void;
+  readonly fail: (target: T, error: Error) => void;
 }
 
 // Flat (step, target, a, b) quadruples: no allocation per step.

@@ -7,10 +7,11 @@ export function describe(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name ?? 'Object';
-    return `an object (${name})`;
+    const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return `an object (${typeof name === 'string' ? name : 'Object'})`;
   }
-  return `\`${String(value)}\` (${typeof value})`;
+  const primitive = value as number | bigint | boolean | symbol | undefined;
+  return `\`${String(primitive)}\` (${typeof value})`;
 }
 
 /** Throws a `TypeError` saying what `argument` should have been and what came instead. */
