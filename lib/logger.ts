@@ -75,7 +75,6 @@ export function createLogger(options: CreateLoggerOptions = {}): winston.Logger 
     level,
     levels: winston.config.npm.levels,
     format: format === 'json' ? jsonFormat() : prettyFormat(),
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston types its transports as interfaces
     transports: [new winston.transports.Stream({ stream })],
   });
 }
