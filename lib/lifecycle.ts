@@ -181,7 +181,7 @@ export class Lifecycle<S extends Service = Service> {
     if (this.#run.active) return Promise.reject(new AlreadyRunningError(this.service.name));
     const run = this.#begin(undefined);
     const done = run.whenDone();
-    runNow(startStep, this as Lifecycle, run, undefined);
+    this.#schedule(startStep, run, undefined);
     return done;
   }
 
@@ -287,8 +287,13 @@ export class Lifecycle<S extends Service = Service> {
   }
 
   #transition(state: State): void {
-    if (this.#emitting) enqueue(applyStep, this as Lifecycle, state, undefined);
-    else runNow(applyStep, this as Lifecycle, state, undefined);
+    this.#schedule(applyStep, state, undefined);
+  }
+
+  /** Runs a step now, or right after this lifecycle's hooks when called from one of them. */
+  #schedule<A, B>(step: Step<Lifecycle, A, B>, a: A, b: B): void {
+    if (this.#emitting) enqueue(step, this as Lifecycle, a, b);
+    else runNow(step, this as Lifecycle, a, b);
   }
 
   /** Moves to `state` if the table allows it, runs the hooks and tells the owner. */
@@ -327,18 +332,14 @@ export class Lifecycle<S extends Service = Service> {
     }
     Promise.resolve(result).then(
       () => {
-        this.#ended(run, undefined);
+        this.#schedule(endStep, run, undefined);
       },
       (error: unknown) => {
-        this.#ended(run, toError(this.service.name, error));
+        this.#schedule(endStep, run, toError(this.service.name, error));
       },
     );
   }
 
-  #ended(run: Run, error: Error | undefined): void {
-    if (this.#emitting) enqueue(endStep, this as Lifecycle, run, error);
-    else runNow(endStep, this as Lifecycle, run, error);
-  }
 
   #end(run: Run, error: Error | undefined): void {
     if (!run.active) return;
