@@ -6,10 +6,20 @@ export type ErrorCode =
   | 'ERR_OVERSEER_SERVICES_CRASHED'
   | 'ERR_OVERSEER_NON_ERROR_THROWN';
 
-/** Base class of every error overseer creates for a failure (bad arguments are `TypeError`s). */
+/**
+ * Base class of every error overseer creates for a failure (bad arguments are `TypeError`s).
+ * `error instanceof OverseerError` is also true for {@link ServicesCrashedError}, which must
+ * extend `AggregateError`, so one check catches every overseer failure.
+ */
 export abstract class OverseerError extends Error {
   /** A stable, machine-readable code; see {@link ErrorCode}. */
   abstract readonly code: ErrorCode;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses inherit this method: they keep the ordinary prototype check.
+    if (this !== OverseerError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof ServicesCrashedError || isPrototypeOf(OverseerError.prototype, value);
+  }
 }
 
 /**
@@ -88,6 +98,14 @@ export class NonErrorThrownError extends OverseerError {
 /** Returns `value` when it is an `Error`, otherwise wraps it so that `cause` keeps it. */
 export function toError(service: string, value: unknown): Error {
   return value instanceof Error ? value : new NonErrorThrownError(service, value);
+}
+
+function isPrototypeOf(prototype: object, value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.prototype.isPrototypeOf.call(prototype, value)
+  );
 }
 
 function nameOf(error: Error): string {

@@ -42,10 +42,10 @@ export interface LifecycleOptions {
 export interface LifecycleInternals {
   /** Starts a run of `child` owned by `supervisor`; returns false if `child` is already running. */
   startChild(child: Lifecycle, supervisor: Supervisor): boolean;
-  /** Asks a child to stop, without a deadline of its own. */
-  stopChild(child: Lifecycle, reason: unknown): void;
-  /** Passes a deadline on: the child's `shutdownSignal` aborts with `reason`. */
-  expireChild(child: Lifecycle, reason: unknown): void;
+  /** Asks a child to stop, without a deadline of its own, if `supervisor` runs it. */
+  stopChild(child: Lifecycle, supervisor: Supervisor, reason: unknown): void;
+  /** Passes a deadline on, if `supervisor` runs the child: its `shutdownSignal` aborts. */
+  expireChild(child: Lifecycle, supervisor: Supervisor, reason: unknown): void;
   /** Tells `observer` when `lifecycle` is asked to stop or hits its deadline, for this run. */
   observeStops(lifecycle: Lifecycle, observer: StopObserver): void;
 }
@@ -340,7 +340,6 @@ export class Lifecycle<S extends Service = Service> {
     );
   }
 
-
   #end(run: Run, error: Error | undefined): void {
     if (!run.active) return;
     run.release();
@@ -385,11 +384,14 @@ export class Lifecycle<S extends Service = Service> {
         enqueue(startStep, child, child.#begin(supervisor), undefined);
         return true;
       },
-      stopChild: (child, reason) => {
-        if (child.#run.active) child.#run.requestStop(reason);
+      // A run the supervisor did not start (the user ran the child by hand) is not its to stop.
+      stopChild: (child, supervisor, reason) => {
+        const run = child.#run;
+        if (run.active && run.owner === supervisor) run.requestStop(reason);
       },
-      expireChild: (child, reason) => {
-        if (child.#run.active) child.#run.expire(reason);
+      expireChild: (child, supervisor, reason) => {
+        const run = child.#run;
+        if (run.active && run.owner === supervisor) run.expire(reason);
       },
       observeStops: (lifecycle, observer) => {
         lifecycle.#run.stopObserver = observer;

@@ -112,14 +112,16 @@ function prettyFormat(): winston.Logform.Format {
   return winston.format.combine(
     winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
     winston.format.printf((info) => {
-      const { timestamp, level, message, service, error, ...rest } = info;
+      const { timestamp, level, message, service, ...rest } = info;
+      const error = rest.error instanceof Error ? rest.error : undefined;
+      if (error) delete rest.error;
       const scope = typeof service === 'string' ? ` [${service}]` : '';
       const fields = Object.entries(rest)
         .map(
           ([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
         )
         .join('');
-      const failure = error instanceof Error ? `\n${error.stack ?? error.message}` : '';
+      const failure = error ? `\n${error.stack ?? error.message}` : '';
       return `${String(timestamp)} ${level.padEnd(5)}${scope} ${String(message)}${fields}${failure}`;
     }),
   );

@@ -100,6 +100,7 @@ class PoolRun implements Supervisor, StopObserver {
   #running = 0;
   #ended = 0;
   #draining = false;
+  #failed = false;
   // The pool's own deadline once reached: children stopped from then on get it at once.
   #deadline: { reason: unknown } | undefined;
 
@@ -125,10 +126,10 @@ class PoolRun implements Supervisor, StopObserver {
   }
 
   childChanged(child: Lifecycle, state: State): void {
-    this.#log(child, state);
     if (state === 'running' && ++this.#running === this.#children.length) {
       this.#lifecycle.running();
     }
+    this.#log(child, state);
   }
 
   childEnded(child: Lifecycle, error: Error | undefined): void {
@@ -145,10 +146,14 @@ class PoolRun implements Supervisor, StopObserver {
 
   deadlineReached(reason: unknown): void {
     this.#deadline = { reason };
-    for (const child of this.#children) internals.expireChild(child, reason);
+    for (const child of this.#children) internals.expireChild(child, this, reason);
   }
 
   fail(error: Error): void {
+    // The first failure of the pool's own machinery is the one to report; later ones (a logger
+    // that throws at every call) are consequences of it.
+    if (this.#failed) return;
+    this.#failed = true;
     this.#errors.push(error);
     this.#drain(error);
     this.#finishIfDone();
@@ -164,8 +169,8 @@ class PoolRun implements Supervisor, StopObserver {
     this.#draining = true;
     this.#lifecycle.stopping();
     for (const child of this.#children) {
-      internals.stopChild(child, reason);
-      if (this.#deadline) internals.expireChild(child, this.#deadline.reason);
+      internals.stopChild(child, this, reason);
+      if (this.#deadline) internals.expireChild(child, this, this.#deadline.reason);
     }
     this.#finishIfDone();
   }

@@ -1,0 +1,95 @@
+/**
+ * overseer demo: an HTTP server and two background workers, run as one tree of services.
+ *
+ *   npm start                                # http://127.0.0.1:3000/, human-readable logs
+ *   PORT=8080 LOG_FORMAT=json npm start      # another port, one JSON object per log line
+ *
+ * Press Ctrl+C (or send SIGTERM): every service stops within 5 s and the process exits 0.
+ *
+ *   app (pool)
+ *   ├── http          answers GET / on 127.0.0.1:$PORT
+ *   └── workers (pool)
+ *       ├── ticker    logs a tick every second
+ *       └── jobs      works through a pretend job queue
+ *
+ * The services themselves are small classes in ./services/, each following the four steps of
+ * "what a service must do": initialise and report running, watch the stop signal, report
+ * stopping and finish in-flight work before the deadline, return.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createLogger, exitCodes, handleSignals, Lifecycle, Pool } from '../lib/index.js';
+import { HttpServer } from './services/http-server.js';
+import { JobWorker } from './services/job-worker.js';
+import { Ticker } from './services/ticker.js';
+
+// overseer never writes to the console on its own; a program that wants logs passes a logger.
+const logger = createLogger({
+  level: 'info',
+  format: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty',
+});
+
+function handleRequest(request: IncomingMessage, response: ServerResponse): void {
+  const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+  if (request.method === 'GET' && pathname === '/') {
+    sendJson(response, 200, { service: 'overseer demo', uptime: Math.round(process.uptime()) });
+  } else {
+    sendJson(response, 404, { error: 'not found' });
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+// A pool given a logger logs every state change of its children ("service running", …), so
+// these two pools log the whole tree below the root.
+const workers = new Pool({ name: 'workers', logger });
+workers.add(
+  new Ticker({ name: 'ticker', every: 1000, logger: logger.child({ service: 'ticker' }) }),
+);
+workers.add(
+  new JobWorker({
+    name: 'jobs',
+    every: 4000,
+    takes: 1000,
+    logger: logger.child({ service: 'jobs' }),
+  }),
+);
+
+const app = new Pool({ name: 'app', logger });
+app.add(
+  new HttpServer({
+    name: 'http',
+    host: '127.0.0.1',
+    port: Number(process.env.PORT ?? 3000), // PORT=0: the system picks a free port
+    handler: handleRequest,
+    logger: logger.child({ service: 'http' }),
+  }),
+);
+app.add(workers); // pools are services too, so they nest
+
+// No pool owns the root, so a hook logs its states, in the same shape the pools use.
+const root = new Lifecycle(app, { logger }).onStateChange((service, lifecycle, state) => {
+  if (state === 'crashed') {
+    logger.error('service crashed', { service: service.name, state, error: lifecycle.error });
+  } else {
+    logger.info(`service ${state}`, { service: service.name, state });
+  }
+});
+
+// SIGINT/SIGTERM stop the tree with a 5 s deadline, then exit: 0 after a clean stop, 1 after a
+// crash, 2 if the stop overran (or a second Ctrl+C came).
+handleSignals(root, { timeout: 5000, logger });
+
+try {
+  await root.run();
+} catch {
+  // The hook above has logged the crash, stack included. If a signal asked for the stop,
+  // handleSignals picks the exit code; otherwise the app crashed by itself (say, the port was
+  // taken), so exit 1 — once nothing is left running, as every service cleaned up after itself.
+  if (!root.shouldStop()) {
+    logger.error('exiting', { service: root.name, state: root.state, code: exitCodes.crashed });
+    process.exitCode = exitCodes.crashed;
+  }
+}

@@ -1,0 +1,776 @@
+import test, { type ExecutionContext } from 'ava';
+import {
+  AddWhileRunningError,
+  AlreadyRunningError,
+  Lifecycle,
+  NonErrorThrownError,
+  Pool,
+  ServiceCrashedError,
+  ServicesCrashedError,
+  type State,
+} from '../lib/index.js';
+import { fakeClock } from './helpers/clock.js';
+import { captureLogs, type LogEntry } from './helpers/logs.js';
+import { makePool, runToEnd } from './helpers/pool.js';
+import { reach, recordStates } from './helpers/record.js';
+import { ControlledService } from './helpers/service.js';
+
+/** The string-keyed fields of a log entry (winston's symbol keys left out). */
+function fields(entry: LogEntry): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entry));
+}
+
+function assertAbortError(
+  t: ExecutionContext,
+  reason: unknown,
+  name: string,
+  message?: string,
+): void {
+  t.true(reason instanceof DOMException, `expected a DOMException, got ${String(reason)}`);
+  t.is((reason as DOMException).name, name);
+  if (message !== undefined) t.is((reason as DOMException).message, message);
+}
+
+// --- construction and add() ---
+
+test('a pool is named "pool" unless given a name', (t) => {
+  t.is(new Pool().name, 'pool');
+  t.is(new Pool({}).name, 'pool');
+  t.is(new Pool({ name: 'app' }).name, 'app');
+});
+
+test('the Pool constructor throws a TypeError naming the option for a bad name, logger or options', (t) => {
+  const bad: [unknown, RegExp][] = [
+    [{ name: '' }, /^Expected `options\.name` to be a non-empty string, got `""` \(string\)$/],
+    [{ name: 42 }, /^Expected `options\.name` to be a non-empty string, got `42` \(number\)$/],
+    [{ logger: {} }, /^Expected `options\.logger` to be a logger with error, warn, info and debug/],
+    [{ logger: { info() {} } }, /^Expected `options\.logger` to be a logger/],
+    [{ logger: null }, /^Expected `options\.logger` to be a logger/],
+    [null, /^Expected `options` to be an object, got `null`$/],
+    ['app', /^Expected `options` to be an object/],
+  ];
+  for (const [options, message] of bad) {
+    t.throws(() => new Pool(options as ConstructorParameters<typeof Pool>[0]), {
+      instanceOf: TypeError,
+      message,
+    });
+  }
+});
+
+test('add() returns the child lifecycle and lifecycles lists the children in the order added', (t) => {
+  const pool = new Pool();
+  const a = new ControlledService('a');
+  const b = new ControlledService('b');
+  t.deepEqual(pool.lifecycles, []);
+  const first = pool.add(a);
+  const second = pool.add(b);
+  t.true(first instanceof Lifecycle);
+  t.is(first.service, a);
+  t.is(second.service, b);
+  t.is(first.state, 'stopped');
+  t.is(pool.lifecycles.length, 2);
+  t.is(pool.lifecycles[0], first);
+  t.is(pool.lifecycles[1], second);
+});
+
+test('add() throws a TypeError naming `service` for a value that is not a service and adds nothing', (t) => {
+  const pool = new Pool();
+  const notServices: unknown[] = [
+    undefined,
+    null,
+    'service',
+    {},
+    { name: 'x' },
+    { name: '', runWithLifecycle() {} },
+    { name: 7, runWithLifecycle() {} },
+    { name: 'x', runWithLifecycle: 'run' },
+  ];
+  for (const value of notServices) {
+    t.throws(() => pool.add(value as ControlledService), {
+      instanceOf: TypeError,
+      message: /^Expected `service` to be a Service/,
+    });
+  }
+  t.is(pool.lifecycles.length, 0);
+});
+
+test('hooks on the lifecycle add() returns fire as the pool runs and stops the child', async (t) => {
+  const pool = new Pool();
+  const seen: string[] = [];
+  pool
+    .add(new ControlledService('a'))
+    .onStateChange((service, _lifecycle, state) => seen.push(`${service.name} ${state}`))
+    .onStarting(() => seen.push('onStarting'))
+    .onRunning(() => seen.push('onRunning'))
+    .onStopping((_service, _lifecycle, shutdown) => seen.push(`onStopping ${shutdown.aborted}`))
+    .onStopped(() => seen.push('onStopped'));
+  const lifecycle = new Lifecycle(pool);
+  const done = lifecycle.run();
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+  t.deepEqual(seen, [
+    'a starting',
+    'onStarting',
+    'a running',
+    'onRunning',
+    'a stopping',
+    'onStopping false',
+    'a stopped',
+    'onStopped',
+  ]);
+});
+
+test('child lifecycles created by add() log hook failures to the pool logger', async (t) => {
+  const { logger, entries } = captureLogs();
+  const pool = new Pool({ name: 'app', logger });
+  const failure = new Error('hook broke');
+  pool.add(new ControlledService('a')).onRunning(() => {
+    throw failure;
+  });
+  const lifecycle = new Lifecycle(pool);
+  const done = lifecycle.run();
+  await lifecycle.stop();
+  await done;
+  const hookFailures = entries.filter((entry) => entry.message === 'lifecycle hook failed');
+  t.is(hookFailures.length, 1);
+  t.like(hookFailures[0], { level: 'error', service: 'a', event: 'running' });
+  t.is(hookFailures[0]?.error, failure);
+});
+
+// --- starting ---
+
+test('running the pool runs every child at once, in the order they were added', async (t) => {
+  const { lifecycle, services, children } = makePool({
+    a: { running: 'manually' },
+    b: { running: 'manually' },
+    c: { running: 'manually' },
+  });
+  const order: string[] = [];
+  for (const child of [children.a, children.b, children.c]) {
+    child.onStarting((service) => order.push(service.name));
+  }
+  const done = runToEnd(lifecycle);
+  // None of them has reported running, yet all of them were started.
+  t.deepEqual(order, ['a', 'b', 'c']);
+  t.deepEqual(
+    [services.a, services.b, services.c].map((service) => service.runs.length),
+    [1, 1, 1],
+  );
+  t.deepEqual(
+    [children.a, children.b, children.c].map((child) => child.state),
+    ['starting', 'starting', 'starting'],
+  );
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('the pool reports running only once every child runs', async (t) => {
+  const { lifecycle, states, services } = makePool({
+    a: { running: 'manually' },
+    b: { running: 'manually' },
+    c: { running: 'manually' },
+  });
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'starting');
+  services.b.reportRunning();
+  t.is(lifecycle.state, 'starting');
+  services.a.reportRunning();
+  t.is(lifecycle.state, 'starting');
+  services.c.reportRunning();
+  t.is(lifecycle.state, 'running');
+  t.deepEqual(states, ['starting', 'running']);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('a pool of children that report running at once is running as soon as run() returns', async (t) => {
+  const { lifecycle, children } = makePool({ a: {}, b: {} });
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+  t.deepEqual([children.a.state, children.b.state], ['running', 'running']);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('an empty pool reports running at once and stops when asked', async (t) => {
+  const { lifecycle, states } = makePool({});
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+});
+
+// --- a stop requested of the pool ---
+
+test('a stop request makes the pool report stopping, stop every child with its reason and wait for all', async (t) => {
+  const { lifecycle, states, services, children } = makePool({
+    a: { whenAsked: 'ignore' },
+    b: { whenAsked: 'ignore' },
+  });
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop();
+  t.is(lifecycle.state, 'stopping');
+  t.true(children.a.signal.aborted);
+  t.true(children.b.signal.aborted);
+  assertAbortError(t, lifecycle.signal.reason, 'AbortError');
+  t.is(children.a.signal.reason, lifecycle.signal.reason);
+  t.is(children.b.signal.reason, lifecycle.signal.reason);
+  t.false(children.a.shutdownSignal.aborted);
+
+  services.b.finish();
+  await reach(children.b, 'stopped');
+  t.is(lifecycle.state, 'stopping');
+  services.a.finish();
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+});
+
+test('a stop request while children are starting stops them all and the pool ends stopped', async (t) => {
+  const { lifecycle, states, children } = makePool({
+    a: { running: 'manually' },
+    b: { running: 'manually' },
+  });
+  const done = runToEnd(lifecycle);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'stopping', 'stopped']);
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+});
+
+test('children are stopped with the pool deadline: they end exactly when the pool timeout passes', async (t) => {
+  const { clock, fake, pending } = fakeClock();
+  const { lifecycle, states, children } = makePool(
+    { a: { whenAsked: 'await-deadline' }, b: { whenAsked: 'await-deadline' } },
+    { clock },
+  );
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop({ timeout: 1000 });
+  await fake.tickAsync(999);
+  t.is(lifecycle.state, 'stopping');
+  t.deepEqual([children.a.state, children.b.state], ['stopping', 'stopping']);
+  t.false(children.a.shutdownSignal.aborted);
+  t.false(children.b.shutdownSignal.aborted);
+
+  await fake.tickAsync(1);
+  assertAbortError(t, lifecycle.shutdownSignal.reason, 'TimeoutError');
+  t.is(children.a.shutdownSignal.reason, lifecycle.shutdownSignal.reason);
+  t.is(children.b.shutdownSignal.reason, lifecycle.shutdownSignal.reason);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.is(fake.now, 1000);
+  t.is(pending(), 0);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+});
+
+test('stop({ timeout: 0 }) on the pool aborts every child shutdownSignal before it returns', async (t) => {
+  const { lifecycle, children } = makePool({
+    a: { whenAsked: 'await-deadline' },
+    b: { whenAsked: 'await-deadline' },
+  });
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop({ timeout: 0 });
+  t.true(children.a.shutdownSignal.aborted);
+  t.true(children.b.shutdownSignal.aborted);
+  assertAbortError(t, children.a.shutdownSignal.reason, 'TimeoutError');
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+});
+
+test('stop({ signal }) on the pool passes that signal reason to the children shutdownSignal', async (t) => {
+  const { lifecycle, children } = makePool({
+    a: { whenAsked: 'await-deadline' },
+    b: { whenAsked: 'await-deadline' },
+  });
+  const done = runToEnd(lifecycle);
+  const controller = new AbortController();
+  const stopped = lifecycle.stop({ signal: controller.signal });
+  await reach(children.b, 'stopping');
+  t.false(children.a.shutdownSignal.aborted);
+  const reason = new Error('out of time');
+  controller.abort(reason);
+  t.is(children.a.shutdownSignal.reason, reason);
+  t.is(children.b.shutdownSignal.reason, reason);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a stop requested in an onStarting hook of the pool starts no child and ends stopped', async (t) => {
+  const { lifecycle, states, services, children } = makePool({ a: {}, b: {} });
+  lifecycle.onStarting((_pool, own) => {
+    void own.stop();
+  });
+  t.is(await runToEnd(lifecycle), undefined);
+  t.deepEqual(states, ['starting', 'stopping', 'stopped']);
+  t.deepEqual([services.a.runs.length, services.b.runs.length], [0, 0]);
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+});
+
+// --- a child ends on its own ---
+
+test('a child crash while the pool starts makes the pool report stopping, stop the others and end crashed', async (t) => {
+  const { lifecycle, states, services, children } = makePool({
+    a: { running: 'manually' },
+    b: {},
+    c: {},
+  });
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'starting');
+  services.a.crash();
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  t.is(error?.cause, services.a.error);
+  t.deepEqual(states, ['starting', 'stopping', 'crashed']);
+  t.deepEqual(
+    [children.a.state, children.b.state, children.c.state],
+    ['crashed', 'stopped', 'stopped'],
+  );
+  assertAbortError(
+    t,
+    children.b.signal.reason,
+    'AbortError',
+    'Pool "pool" is stopping because service "a" crashed',
+  );
+  t.is(children.c.signal.reason, children.b.signal.reason);
+});
+
+test('a child crash after the pool runs makes the pool report stopping, stop the others and end crashed', async (t) => {
+  const { lifecycle, states, services, children } = makePool({ a: {}, b: {}, c: {} });
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+  services.b.crash();
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  t.is(error?.cause, services.b.error);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+  t.is(lifecycle.state, 'crashed');
+  t.is(lifecycle.error, error);
+  t.deepEqual(
+    [children.a.state, children.b.state, children.c.state],
+    ['stopped', 'crashed', 'stopped'],
+  );
+  t.false(children.a.shutdownSignal.aborted);
+  t.false(children.c.shutdownSignal.aborted);
+});
+
+test('the pool crash error is a ServiceCrashedError naming the child, with its error as cause', async (t) => {
+  const { lifecycle, services } = makePool({ web: {}, db: {} }, { name: 'app' });
+  const done = lifecycle.run();
+  services.db.crash(new Error('connection refused'));
+  const error = await t.throwsAsync(done, {
+    instanceOf: ServiceCrashedError,
+    message: 'Service "db" crashed: connection refused',
+  });
+  t.is(error.name, 'ServiceCrashedError');
+  t.is(error.code, 'ERR_OVERSEER_SERVICE_CRASHED');
+  t.is(error.service, 'db');
+  t.true(error.cause instanceof Error);
+  t.is((error.cause as Error).message, 'connection refused');
+  t.is(lifecycle.error, error);
+  await t.throwsAsync(lifecycle.wait(), { is: error });
+});
+
+test('a child that throws a non-Error makes the pool crash with that value kept as the cause of the cause', async (t) => {
+  const { lifecycle, services } = makePool({ a: {} });
+  const done = runToEnd(lifecycle);
+  services.a.crash('disk full');
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  const cause = error?.cause;
+  t.true(cause instanceof NonErrorThrownError);
+  t.is((cause as NonErrorThrownError).cause, 'disk full');
+  t.is(
+    error?.message,
+    'Service "a" crashed: Service "a" failed with a value that is not an Error: disk full',
+  );
+});
+
+test('several crashed children make the pool crash with a ServicesCrashedError of their errors, in the order they ended', async (t) => {
+  const { lifecycle, states, services, children } = makePool(
+    { a: {}, b: { whenAsked: 'crash' }, c: {} },
+    { name: 'app' },
+  );
+  const done = runToEnd(lifecycle);
+  services.a.crash();
+  const error = await done;
+  t.true(error instanceof ServicesCrashedError);
+  t.true(error instanceof AggregateError);
+  const crashed = error as ServicesCrashedError;
+  t.is(crashed.name, 'ServicesCrashedError');
+  t.is(crashed.code, 'ERR_OVERSEER_SERVICES_CRASHED');
+  t.is(crashed.message, '2 services crashed: "a", "b"');
+  t.is(crashed.errors.length, 2);
+  const [first, second] = crashed.errors as ServiceCrashedError[];
+  t.true(first instanceof ServiceCrashedError);
+  t.true(second instanceof ServiceCrashedError);
+  t.is(first?.service, 'a');
+  t.is(first?.cause, services.a.error);
+  t.is(second?.service, 'b');
+  t.is(second?.cause, services.b.error);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+  t.deepEqual(
+    [children.a.state, children.b.state, children.c.state],
+    ['crashed', 'crashed', 'stopped'],
+  );
+});
+
+test('after a child crash the others get no deadline until the pool is stopped with one, which still reaches them', async (t) => {
+  const { clock, fake, pending } = fakeClock();
+  const { lifecycle, states, services, children } = makePool(
+    { a: {}, b: { whenAsked: 'await-deadline' } },
+    { clock },
+  );
+  const done = runToEnd(lifecycle);
+  services.a.crash();
+  await reach(children.b, 'stopping');
+  // Much time passes: without a deadline of its own, the pool lets b take as long as it needs.
+  await fake.tickAsync(3_600_000);
+  t.is(lifecycle.state, 'stopping');
+  t.is(children.b.state, 'stopping');
+  t.false(children.b.shutdownSignal.aborted);
+
+  const stopped = lifecycle.stop({ timeout: 500 });
+  await fake.tickAsync(499);
+  t.is(lifecycle.state, 'stopping');
+  t.false(children.b.shutdownSignal.aborted);
+  await fake.tickAsync(1);
+  assertAbortError(t, children.b.shutdownSignal.reason, 'TimeoutError');
+  // The child that already ended gets nothing.
+  t.false(children.a.shutdownSignal.aborted);
+  t.is(await stopped, 'crashed');
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  t.is((error as ServiceCrashedError).service, 'a');
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+  t.deepEqual([children.a.state, children.b.state], ['crashed', 'stopped']);
+  t.is(pending(), 0);
+});
+
+test('a child that stops without being asked makes the pool stop the others and end stopped', async (t) => {
+  const { lifecycle, states, services, children } = makePool({ a: {}, b: {}, c: {} });
+  const done = runToEnd(lifecycle);
+  services.a.finish();
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.deepEqual(
+    [children.a.state, children.b.state, children.c.state],
+    ['stopped', 'stopped', 'stopped'],
+  );
+  assertAbortError(
+    t,
+    children.b.signal.reason,
+    'AbortError',
+    'Pool "pool" is stopping because service "a" stopped on its own',
+  );
+  t.false(children.b.shutdownSignal.aborted);
+});
+
+test('a child that stops without being asked while the pool starts makes the pool end stopped', async (t) => {
+  const { lifecycle, states, services, children } = makePool({
+    a: { running: 'manually' },
+    b: { running: 'manually' },
+  });
+  const done = runToEnd(lifecycle);
+  services.b.finish();
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'stopping', 'stopped']);
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+});
+
+test('a child stopped directly with child.stop() makes the pool stop the others and end stopped', async (t) => {
+  const { lifecycle, states, children } = makePool({ a: {}, b: {} }, { name: 'app' });
+  const done = runToEnd(lifecycle);
+  t.is(await children.a.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.is(children.b.state, 'stopped');
+  assertAbortError(
+    t,
+    children.b.signal.reason,
+    'AbortError',
+    'Pool "app" is stopping because service "a" stopped on its own',
+  );
+});
+
+test('a child onStopped hook returning a slow promise keeps the pool stopping until it settles', async (t) => {
+  const { clock, fake } = fakeClock();
+  const { lifecycle, children } = makePool({ a: {}, b: {} }, { clock });
+  const order: string[] = [];
+  children.a.onStopped(
+    () =>
+      new Promise<void>((resolve) => {
+        fake.setTimeout(() => {
+          order.push('flushed');
+          resolve();
+        }, 500);
+      }),
+  );
+  lifecycle.onStopped(() => order.push('pool stopped'));
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop();
+  await reach(children.a, 'stopped');
+  await fake.tickAsync(499);
+  t.is(children.b.state, 'stopped');
+  t.is(lifecycle.state, 'stopping');
+  t.deepEqual(order, []);
+  await fake.tickAsync(1);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(order, ['flushed', 'pool stopped']);
+});
+
+// --- add() during a run ---
+
+for (const state of ['starting', 'running', 'stopping'] as const) {
+  test(`add() while the pool is ${state} throws AddWhileRunningError and changes nothing`, async (t) => {
+    const { pool, lifecycle, services } = makePool(
+      { a: { running: state === 'starting' ? 'manually' : 'immediately', whenAsked: 'ignore' } },
+      { name: 'app' },
+    );
+    const done = runToEnd(lifecycle);
+    if (state === 'stopping') void lifecycle.stop();
+    t.is(lifecycle.state, state);
+    const late = new ControlledService('late');
+    const error = t.throws(() => pool.add(late), { instanceOf: AddWhileRunningError });
+    t.is(error.name, 'AddWhileRunningError');
+    t.is(error.code, 'ERR_OVERSEER_ADD_WHILE_RUNNING');
+    t.is(error.pool, 'app');
+    t.is(error.service, 'late');
+    t.is(
+      error.message,
+      'Cannot add service "late" to pool "app" while the pool is running; add services before run() or after the pool has stopped',
+    );
+    t.is(pool.lifecycles.length, 1);
+    t.is(lifecycle.state, state);
+    services.a.finish();
+    await done;
+    t.is(late.runs.length, 0);
+    t.is(pool.lifecycles.length, 1);
+  });
+}
+
+test('add() after the pool has stopped adds a child that runs with the next run', async (t) => {
+  const { pool, lifecycle, services } = makePool({ a: {} });
+  const first = runToEnd(lifecycle);
+  await lifecycle.stop();
+  t.is(await first, undefined);
+  const late = new ControlledService('late');
+  const child = pool.add(late);
+  t.is(pool.lifecycles.length, 2);
+  const second = runToEnd(lifecycle);
+  t.is(child.state, 'running');
+  t.is(lifecycle.state, 'running');
+  t.deepEqual([services.a.runs.length, late.runs.length], [2, 1]);
+  await lifecycle.stop();
+  t.is(await second, undefined);
+});
+
+// --- running again ---
+
+test('a pool runs again after it stopped, and its children start from scratch', async (t) => {
+  const { lifecycle, states, services, children } = makePool({ a: {}, b: {} });
+  const first = runToEnd(lifecycle);
+  await lifecycle.stop({ timeout: 0 });
+  t.is(await first, undefined);
+  const firstSignal = children.a.signal;
+  t.true(firstSignal.aborted);
+
+  const second = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+  t.deepEqual([services.a.runs.length, services.b.runs.length], [2, 2]);
+  t.deepEqual([children.a.state, children.b.state], ['running', 'running']);
+  t.not(children.a.signal, firstSignal);
+  t.false(children.a.signal.aborted);
+  t.false(children.a.shutdownSignal.aborted);
+  t.false(lifecycle.signal.aborted);
+  await lifecycle.stop();
+  t.is(await second, undefined);
+  t.deepEqual(states, [
+    'starting',
+    'running',
+    'stopping',
+    'stopped',
+    'starting',
+    'running',
+    'stopping',
+    'stopped',
+  ]);
+});
+
+test('a pool runs again after it crashed, and its children start from scratch', async (t) => {
+  const { lifecycle, states, services, children } = makePool({ a: {}, b: {} });
+  const first = runToEnd(lifecycle);
+  services.a.crash();
+  t.true((await first) instanceof ServiceCrashedError);
+  t.is(children.a.state, 'crashed');
+  t.is(children.a.error, services.a.error);
+
+  const second = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+  t.is(lifecycle.error, undefined);
+  t.deepEqual([children.a.state, children.b.state], ['running', 'running']);
+  t.is(children.a.error, undefined);
+  t.false(children.b.signal.aborted);
+  t.deepEqual([services.a.runs.length, services.b.runs.length], [2, 2]);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await second, undefined);
+  t.deepEqual(states, [
+    'starting',
+    'running',
+    'stopping',
+    'crashed',
+    'starting',
+    'running',
+    'stopping',
+    'stopped',
+  ]);
+});
+
+// --- already running ---
+
+test('the same pool run by two lifecycles at once crashes the second with AlreadyRunningError', async (t) => {
+  const { pool, lifecycle, services } = makePool({ a: {} }, { name: 'app' });
+  const first = runToEnd(lifecycle);
+  const other = new Lifecycle(pool);
+  const otherStates = recordStates(other);
+  const error = await runToEnd(other);
+  t.true(error instanceof AlreadyRunningError);
+  t.is((error as AlreadyRunningError).code, 'ERR_OVERSEER_ALREADY_RUNNING');
+  t.is((error as AlreadyRunningError).service, 'app');
+  t.deepEqual(otherStates, ['starting', 'crashed']);
+  t.is(other.error, error);
+  // The first run goes on untouched.
+  t.is(lifecycle.state, 'running');
+  t.is(services.a.runs.length, 1);
+  t.false(services.a.lifecycle.signal.aborted);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await first, undefined);
+});
+
+test('a child already running when the pool starts makes the pool crash with AlreadyRunningError', async (t) => {
+  const { lifecycle, states, services, children } = makePool({ x: {}, y: {}, z: {} });
+  const own = runToEnd(children.y);
+  const error = await runToEnd(lifecycle);
+  t.true(error instanceof AlreadyRunningError);
+  t.is((error as AlreadyRunningError).code, 'ERR_OVERSEER_ALREADY_RUNNING');
+  t.is((error as AlreadyRunningError).service, 'y');
+  t.deepEqual(states, ['starting', 'stopping', 'crashed']);
+  // x, started before y was found running, is stopped; z is never started.
+  t.is(services.x.runs.length, 1);
+  t.is(children.x.state, 'stopped');
+  t.is(services.z.runs.length, 0);
+  t.is(services.y.runs.length, 1);
+  await children.y.stop();
+  t.is(await own, undefined);
+});
+
+// --- logging ---
+
+test('the pool logs every child transition at info with service, pool and state', async (t) => {
+  const { logger, entries } = captureLogs();
+  const { lifecycle } = makePool({ a: {}, b: {} }, { name: 'app', logger });
+  const done = runToEnd(lifecycle);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+  const expected = (service: string) =>
+    (['starting', 'running', 'stopping', 'stopped'] as State[]).map((state) => ({
+      level: 'info',
+      message: `service ${state}`,
+      service,
+      pool: 'app',
+      state,
+    }));
+  t.is(entries.length, 8);
+  for (const service of ['a', 'b']) {
+    t.deepEqual(
+      entries.filter((entry) => entry.service === service).map(fields),
+      expected(service),
+    );
+  }
+});
+
+test('the pool logs a child crash at error level with the error', async (t) => {
+  const { logger, entries } = captureLogs();
+  const { lifecycle, services } = makePool({ a: {}, b: {} }, { name: 'app', logger });
+  const done = runToEnd(lifecycle);
+  services.a.crash();
+  t.true((await done) instanceof ServiceCrashedError);
+  t.deepEqual(entries.filter((entry) => entry.service === 'a').map(fields), [
+    { level: 'info', message: 'service starting', service: 'a', pool: 'app', state: 'starting' },
+    { level: 'info', message: 'service running', service: 'a', pool: 'app', state: 'running' },
+    {
+      level: 'error',
+      message: 'service crashed',
+      service: 'a',
+      pool: 'app',
+      state: 'crashed',
+      error: services.a.error,
+    },
+  ]);
+  t.deepEqual(
+    entries.filter((entry) => entry.service === 'b').map((entry) => entry.message),
+    ['service starting', 'service running', 'service stopping', 'service stopped'],
+  );
+});
+
+test('a pool logger below info level gets no child transitions but still gets crashes', async (t) => {
+  const { logger, entries } = captureLogs('error');
+  const { lifecycle, services } = makePool({ a: {}, b: {} }, { name: 'app', logger });
+  const done = runToEnd(lifecycle);
+  services.b.crash();
+  await done;
+  t.deepEqual(entries.map(fields), [
+    {
+      level: 'error',
+      message: 'service crashed',
+      service: 'b',
+      pool: 'app',
+      state: 'crashed',
+      error: services.b.error,
+    },
+  ]);
+});
+
+test('a logger whose info() throws makes the pool drain its children and crash with that error', async (t) => {
+  const failure = new Error('log transport down');
+  const logger = {
+    error() {},
+    warn() {},
+    debug() {},
+    info() {
+      throw failure;
+    },
+  };
+  const { lifecycle, states, services, children } = makePool(
+    { a: {}, b: {} },
+    { name: 'app', logger },
+  );
+  const error = await runToEnd(lifecycle);
+  t.is(error, failure);
+  t.is(lifecycle.error, failure);
+  t.deepEqual(states, ['starting', 'stopping', 'crashed']);
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+  t.deepEqual([services.a.runs.length, services.b.runs.length], [1, 1]);
+});
+
+test('a logger whose info() throws once makes the pool crash with that error after draining its children', async (t) => {
+  const failure = new Error('log transport hiccup');
+  let thrown = false;
+  const logger = {
+    error() {},
+    warn() {},
+    debug() {},
+    info() {
+      if (thrown) return;
+      thrown = true;
+      throw failure;
+    },
+  };
+  const { lifecycle, states, children } = makePool({ a: {}, b: {} }, { logger });
+  const error = await runToEnd(lifecycle);
+  t.is(error, failure);
+  t.deepEqual(states, ['starting', 'stopping', 'crashed']);
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+});

@@ -1,0 +1,512 @@
+import { once } from 'node:events';
+import test, { type ExecutionContext } from 'ava';
+import {
+  exitCodes,
+  handleSignals,
+  Lifecycle,
+  Pool,
+  type HandleSignalsOptions,
+} from '../lib/index.js';
+import { spawnFixture } from './helpers/child-process.js';
+import { fakeClock } from './helpers/clock.js';
+import { captureLogs, type LogEntry } from './helpers/logs.js';
+import { reach } from './helpers/record.js';
+import { ControlledService, type Behaviour } from './helpers/service.js';
+
+// In-process tests send a real signal to this very process. SIGUSR2 is one ava does not use, and
+// the tests are serial because signal listeners are process-wide.
+
+/** Sends `signal` to this process and resolves once its listeners have run. */
+async function sendSignal(signal: NodeJS.Signals = 'SIGUSR2'): Promise<void> {
+  // Added after handleSignals' listener, so it runs after it.
+  const received = once(process, signal);
+  // Signal handles do not keep the event loop alive: without a ref'd handle the loop could
+  // empty (and ava end the test as inactive) before the signal is delivered.
+  const keepAlive = setInterval(() => undefined, 1_000);
+  try {
+    process.kill(process.pid, signal);
+    await received;
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+/** An `exit` that records its codes instead of ending the process. */
+function exitRecorder(): {
+  exit: (code: number) => void;
+  codes: number[];
+  exited: Promise<number>;
+} {
+  const codes: number[] = [];
+  let resolve: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((done) => (resolve = done));
+  const exit = (code: number) => {
+    codes.push(code);
+    resolve(code);
+  };
+  return { exit, codes, exited };
+}
+
+/** The lines handleSignals itself logs, without winston's internal symbols. */
+function signalLogs(entries: readonly LogEntry[]): Record<string, unknown>[] {
+  const own = new Set(['received signal, stopping', 'exiting', 'forcing exit']);
+  return entries
+    .filter((entry) => own.has(entry.message))
+    .map((entry) => Object.fromEntries(Object.entries(entry)));
+}
+
+/** A lifecycle of one controlled service `web` under handleSignals on SIGUSR2. */
+function signalled(
+  t: ExecutionContext,
+  behaviour: Behaviour,
+  options: Partial<HandleSignalsOptions> = {},
+) {
+  const service = new ControlledService('web', behaviour);
+  const lifecycleClock = fakeClock();
+  const lifecycle = new Lifecycle(service, { clock: lifecycleClock.clock });
+  const handlerClock = fakeClock();
+  const { logger, entries } = captureLogs();
+  const recorder = exitRecorder();
+  const dispose = handleSignals(lifecycle, {
+    signals: ['SIGUSR2'],
+    logger,
+    clock: handlerClock.clock,
+    exit: recorder.exit,
+    ...options,
+  });
+  t.teardown(dispose);
+  return { service, lifecycle, lifecycleClock, handlerClock, entries, ...recorder };
+}
+
+/**
+ * Runs `lifecycle` in the background (its outcome is asserted through the exit codes) and
+ * resolves once `service` has started.
+ */
+async function runInBackground(
+  lifecycle: Lifecycle,
+  service: ControlledService,
+): Promise<{ done: Promise<void> }> {
+  const started = service.started();
+  const done = lifecycle.run();
+  done.catch(() => undefined);
+  await started;
+  return { done };
+}
+
+test.serial('exitCodes are 0 for a clean stop, 1 for a crash and 2 for a forced exit', (t) => {
+  t.deepEqual(exitCodes, { stopped: 0, crashed: 1, forced: 2 });
+  t.true(Object.isFrozen(exitCodes));
+});
+
+test.serial(
+  'handleSignals listens to SIGINT and SIGTERM; the returned function removes the listeners',
+  (t) => {
+    const before = {
+      SIGINT: process.listenerCount('SIGINT'),
+      SIGTERM: process.listenerCount('SIGTERM'),
+    };
+    const dispose = handleSignals(new Lifecycle(new ControlledService()), {
+      exit: () => undefined,
+    });
+    t.deepEqual(
+      { SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM') },
+      { SIGINT: before.SIGINT + 1, SIGTERM: before.SIGTERM + 1 },
+    );
+    dispose();
+    t.deepEqual(
+      { SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM') },
+      before,
+    );
+  },
+);
+
+test.serial('with custom signals handleSignals listens to those signals only', (t) => {
+  const before = ['SIGINT', 'SIGTERM', 'SIGUSR2', 'SIGHUP'].map((s) => process.listenerCount(s));
+  const dispose = handleSignals(new Lifecycle(new ControlledService()), {
+    signals: ['SIGUSR2', 'SIGHUP'],
+    exit: () => undefined,
+  });
+  t.deepEqual(
+    ['SIGINT', 'SIGTERM', 'SIGUSR2', 'SIGHUP'].map((s) => process.listenerCount(s)),
+    [before[0], before[1], before[2]! + 1, before[3]! + 1],
+  );
+  dispose();
+  t.deepEqual(
+    ['SIGINT', 'SIGTERM', 'SIGUSR2', 'SIGHUP'].map((s) => process.listenerCount(s)),
+    before,
+  );
+});
+
+test.serial('a signal stops the lifecycle at once and exits 0 once it has stopped', async (t) => {
+  const { service, lifecycle, entries, codes, exited } = signalled(t, { whenAsked: 'ignore' });
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  t.true(lifecycle.shouldStop());
+  t.deepEqual(codes, []);
+  service.reportStopping();
+  service.finish();
+  t.is(await exited, exitCodes.stopped);
+  await done;
+  t.is(lifecycle.state, 'stopped');
+  t.deepEqual(codes, [0]);
+  t.deepEqual(signalLogs(entries), [
+    {
+      level: 'info',
+      message: 'received signal, stopping',
+      service: 'web',
+      signal: 'SIGUSR2',
+      timeout: 10_000,
+    },
+    { level: 'info', message: 'exiting', service: 'web', state: 'stopped', code: 0 },
+  ]);
+});
+
+test.serial('the stop it requests has the timeout as its shutdown deadline', async (t) => {
+  const { service, lifecycle, lifecycleClock, codes, exited } = signalled(
+    t,
+    { whenAsked: 'await-deadline' },
+    { timeout: 100 },
+  );
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  await lifecycleClock.fake.tickAsync(99);
+  t.false(lifecycle.shutdownSignal.aborted);
+  await lifecycleClock.fake.tickAsync(1);
+  t.true(lifecycle.shutdownSignal.aborted);
+  t.like(lifecycle.shutdownSignal.reason, { name: 'TimeoutError' });
+  t.is(await exited, exitCodes.stopped);
+  await done;
+  t.deepEqual(codes, [0]);
+});
+
+test.serial('a crash during the stop exits 1', async (t) => {
+  const { service, lifecycle, entries, codes, exited } = signalled(t, { whenAsked: 'crash' });
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  t.is(await exited, exitCodes.crashed);
+  await t.throwsAsync(done, { is: service.error });
+  t.deepEqual(codes, [1]);
+  t.deepEqual(signalLogs(entries).at(-1), {
+    level: 'info',
+    message: 'exiting',
+    service: 'web',
+    state: 'crashed',
+    code: 1,
+  });
+});
+
+test.serial(
+  'a second signal while stopping exits 2 and names the services still running',
+  async (t) => {
+    const { logger, entries } = captureLogs();
+    const pool = new Pool({ name: 'app' });
+    const web = pool.add(new ControlledService('web'));
+    const hang = new ControlledService('hang', { whenAsked: 'ignore' });
+    pool.add(hang);
+    const lifecycle = new Lifecycle(pool);
+    const { exit, codes, exited } = exitRecorder();
+    const { clock } = fakeClock();
+    t.teardown(handleSignals(lifecycle, { signals: ['SIGUSR2'], exit, logger, clock }));
+    const running = reach(lifecycle, 'running');
+    const done = lifecycle.run();
+    await running;
+    const webStopped = reach(web, 'stopped');
+    await sendSignal();
+    await webStopped;
+    await sendSignal();
+    t.is(await exited, exitCodes.forced);
+    t.deepEqual(signalLogs(entries).at(-1), {
+      level: 'error',
+      message: 'forcing exit',
+      reason: 'received SIGUSR2 again',
+      unstopped: ['app', 'app/hang'],
+    });
+    // The stop that finishes after the forced exit exits nothing more. The promise of stop()
+    // settles after handleSignals' own stop() reaction has run.
+    hang.finish();
+    t.is(await lifecycle.stop(), 'stopped');
+    await done;
+    t.deepEqual(codes, [2]);
+    t.false(entries.some((entry) => entry.message === 'exiting'));
+  },
+);
+
+test.serial('the stop still unfinished grace ms past its deadline forces exit 2', async (t) => {
+  const { service, lifecycle, lifecycleClock, handlerClock, entries, codes } = signalled(
+    t,
+    { whenAsked: 'ignore' },
+    { timeout: 100, grace: 50 },
+  );
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  await lifecycleClock.fake.tickAsync(100);
+  await handlerClock.fake.tickAsync(149);
+  t.true(lifecycle.shutdownSignal.aborted);
+  t.deepEqual(codes, []);
+  await handlerClock.fake.tickAsync(1);
+  t.deepEqual(codes, [2]);
+  t.deepEqual(signalLogs(entries).at(-1), {
+    level: 'error',
+    message: 'forcing exit',
+    reason: 'the stop took longer than 100 ms + 50 ms grace',
+    unstopped: ['web'],
+  });
+  service.finish();
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+  t.deepEqual(codes, [2]);
+  t.false(entries.some((entry) => entry.message === 'exiting'));
+});
+
+test.serial('by default the exit is forced 10 s + 1 s grace after the signal', async (t) => {
+  const { service, lifecycle, lifecycleClock, handlerClock, entries, codes } = signalled(t, {
+    whenAsked: 'ignore',
+  });
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  await lifecycleClock.fake.tickAsync(9_999);
+  t.false(lifecycle.shutdownSignal.aborted);
+  await lifecycleClock.fake.tickAsync(1);
+  t.true(lifecycle.shutdownSignal.aborted);
+  await handlerClock.fake.tickAsync(10_999);
+  t.deepEqual(codes, []);
+  await handlerClock.fake.tickAsync(1);
+  t.deepEqual(codes, [2]);
+  t.like(signalLogs(entries).at(-1), {
+    message: 'forcing exit',
+    reason: 'the stop took longer than 10000 ms + 1000 ms grace',
+  });
+  service.finish();
+  await done;
+});
+
+test.serial('the force timer is set at the signal and cleared by a clean stop', async (t) => {
+  const { service, lifecycle, handlerClock, exited } = signalled(t, { whenAsked: 'ignore' });
+  const { done } = await runInBackground(lifecycle, service);
+  t.is(handlerClock.pending(), 0);
+  await sendSignal();
+  t.is(handlerClock.pending(), 1);
+  service.finish();
+  await exited;
+  await done;
+  t.is(handlerClock.pending(), 0);
+});
+
+test.serial('with an infinite timeout there is no deadline and no force timer', async (t) => {
+  const { service, lifecycle, lifecycleClock, handlerClock, entries, exited } = signalled(
+    t,
+    { whenAsked: 'ignore' },
+    { timeout: Infinity },
+  );
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  t.is(lifecycleClock.pending(), 0);
+  t.is(handlerClock.pending(), 0);
+  t.like(signalLogs(entries)[0], { message: 'received signal, stopping', timeout: Infinity });
+  service.finish();
+  t.is(await exited, 0);
+  await done;
+});
+
+test.serial('a signal after the exit does nothing', async (t) => {
+  const { service, lifecycle, entries, codes, exited, handlerClock } = signalled(t, {});
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  await exited;
+  await done;
+  const logged = entries.length;
+  await sendSignal();
+  await sendSignal();
+  t.deepEqual(codes, [0]);
+  t.is(entries.length, logged);
+  t.is(service.runs.length, 1);
+  t.is(lifecycle.state, 'stopped');
+  t.is(handlerClock.pending(), 0);
+});
+
+test.serial('a signal before the lifecycle runs exits 0 at once', async (t) => {
+  const { lifecycle, entries, exited } = signalled(t, {});
+  await sendSignal();
+  t.is(await exited, 0);
+  t.is(lifecycle.state, 'stopped');
+  t.like(signalLogs(entries).at(-1), { message: 'exiting', state: 'stopped', code: 0 });
+});
+
+test.serial(
+  'a lifecycle that crashes by itself is left to the program; a later signal exits 1',
+  async (t) => {
+    const { service, lifecycle, codes, exited } = signalled(t, {});
+    const { done } = await runInBackground(lifecycle, service);
+    service.crash();
+    await t.throwsAsync(done, { is: service.error });
+    t.deepEqual(codes, []);
+    await sendSignal();
+    t.is(await exited, exitCodes.crashed);
+    t.is(service.runs.length, 1);
+  },
+);
+
+test.serial('handleSignals rejects bad arguments with a TypeError and adds no listener', (t) => {
+  const lifecycle = new Lifecycle(new ControlledService());
+  const counts = () => ['SIGINT', 'SIGTERM'].map((signal) => process.listenerCount(signal));
+  const before = counts();
+  const cases: [unknown, unknown, RegExp][] = [
+    [{}, {}, /`lifecycle` to be a Lifecycle, got an object \(Object\)/],
+    [new Pool(), {}, /`lifecycle` to be a Lifecycle, got an object \(Pool\)/],
+    [undefined, {}, /`lifecycle` to be a Lifecycle, got `undefined`/],
+    [lifecycle, null, /`options` to be an object, got `null`/],
+    [lifecycle, { signals: [] }, /`options\.signals` to be a non-empty array of signal names/],
+    [lifecycle, { signals: ['SIGNOPE'] }, /`options\.signals`.*, got an object \(Array\)/],
+    [lifecycle, { signals: 'SIGTERM' }, /`options\.signals`.*, got `"SIGTERM"` \(string\)/],
+    [lifecycle, { signals: ['SIGTERM', 15] }, /`options\.signals`/],
+    [
+      lifecycle,
+      { timeout: -1 },
+      /`options\.timeout` to be a number of milliseconds >= 0, got `-1`/,
+    ],
+    [lifecycle, { timeout: Number.NaN }, /`options\.timeout`.*, got `NaN` \(number\)/],
+    [lifecycle, { timeout: '10' }, /`options\.timeout`/],
+    [lifecycle, { grace: -1 }, /`options\.grace` to be a number of milliseconds >= 0, got `-1`/],
+    [lifecycle, { exit: 'process.exit' }, /`options\.exit` to be a function/],
+    [lifecycle, { logger: console.log }, /`options\.logger`/],
+    [lifecycle, { clock: {} }, /`options\.clock`/],
+  ];
+  for (const [target, options, message] of cases) {
+    t.throws(
+      () => handleSignals(target as Lifecycle, options as HandleSignalsOptions),
+      { instanceOf: TypeError, message },
+      `handleSignals(${String(target)}, ${JSON.stringify(options)})`,
+    );
+  }
+  t.deepEqual(counts(), before);
+});
+
+// The rest run the fixture test/fixtures/handle-signals.ts as a real process: a pool `app` of
+// services named and configured by its arguments, logging JSON lines to stdout.
+
+test('SIGTERM after which every service stops cleanly exits 0', async (t) => {
+  const program = spawnFixture(t, 'handle-signals', ['web:stop', 'db:stop']);
+  await program.ready();
+  program.kill('SIGTERM');
+  t.deepEqual(await program.exited(), { code: 0, signal: null });
+  t.deepEqual(program.log('received signal, stopping'), {
+    level: 'info',
+    message: 'received signal, stopping',
+    service: 'app',
+    signal: 'SIGTERM',
+    timeout: 10_000,
+  });
+  t.deepEqual(program.logs.at(-1), {
+    level: 'info',
+    message: 'exiting',
+    service: 'app',
+    state: 'stopped',
+    code: 0,
+  });
+  const stopped = program.logs.filter((line) => line.message === 'service stopped');
+  t.deepEqual(stopped.map((line) => line.service).sort(), ['db', 'web']);
+});
+
+test('SIGINT stops the program the same way and exits 0', async (t) => {
+  const program = spawnFixture(t, 'handle-signals', ['web:stop']);
+  await program.ready();
+  program.kill('SIGINT');
+  t.deepEqual(await program.exited(), { code: 0, signal: null });
+  t.like(program.log('received signal, stopping'), { service: 'app', signal: 'SIGINT' });
+  t.deepEqual(program.logs.at(-1), {
+    level: 'info',
+    message: 'exiting',
+    service: 'app',
+    state: 'stopped',
+    code: 0,
+  });
+});
+
+test('a service crashing while it stops makes the program exit 1', async (t) => {
+  const program = spawnFixture(t, 'handle-signals', ['web:stop', 'db:crash']);
+  await program.ready();
+  program.kill('SIGTERM');
+  t.deepEqual(await program.exited(), { code: 1, signal: null });
+  t.like(program.log('service crashed'), {
+    level: 'error',
+    service: 'db',
+    pool: 'app',
+    error: { name: 'Error', message: 'db failed while stopping' },
+  });
+  t.deepEqual(program.logs.at(-1), {
+    level: 'info',
+    message: 'exiting',
+    service: 'app',
+    state: 'crashed',
+    code: 1,
+  });
+});
+
+test('a second signal while stopping forces exit 2 and logs the unstopped services', async (t) => {
+  const program = spawnFixture(t, 'handle-signals', [
+    '--timeout',
+    '60000',
+    'web:stop',
+    'hang:hang',
+  ]);
+  await program.ready();
+  program.kill('SIGTERM');
+  await program.logged({ message: 'service stopped', service: 'web' });
+  program.kill('SIGINT');
+  t.deepEqual(await program.exited(), { code: 2, signal: null });
+  t.deepEqual(program.logs.at(-1), {
+    level: 'error',
+    message: 'forcing exit',
+    reason: 'received SIGINT again',
+    unstopped: ['app', 'app/hang'],
+  });
+  t.false(program.logs.some((line) => line.message === 'exiting'));
+});
+
+test('a stop still unfinished when the timeout and grace have passed forces exit 2', async (t) => {
+  const args = ['--timeout', '200', '--grace', '100', 'web:stop', 'hang:hang'];
+  const program = spawnFixture(t, 'handle-signals', args);
+  await program.ready();
+  program.kill('SIGTERM');
+  t.deepEqual(await program.exited(), { code: 2, signal: null });
+  t.like(program.log('received signal, stopping'), { signal: 'SIGTERM', timeout: 200 });
+  t.deepEqual(program.logs.at(-1), {
+    level: 'error',
+    message: 'forcing exit',
+    reason: 'the stop took longer than 200 ms + 100 ms grace',
+    unstopped: ['app', 'app/hang'],
+  });
+});
+
+test('a service that stops at the shutdown deadline lets the program exit 0 within the grace', async (t) => {
+  const args = ['--timeout', '200', '--grace', '5000', 'web:stop', 'slow:deadline'];
+  const program = spawnFixture(t, 'handle-signals', args);
+  await program.ready();
+  program.kill('SIGTERM');
+  t.deepEqual(await program.exited(), { code: 0, signal: null });
+  t.like(program.logs.at(-2), { message: 'service stopped', service: 'slow' });
+  t.deepEqual(program.logs.at(-1), {
+    level: 'info',
+    message: 'exiting',
+    service: 'app',
+    state: 'stopped',
+    code: 0,
+  });
+});
+
+test('with signals: [SIGUSR2], SIGUSR2 stops the program and it exits 0', async (t) => {
+  const program = spawnFixture(t, 'handle-signals', ['--signal', 'SIGUSR2', 'web:stop']);
+  await program.ready();
+  program.kill('SIGUSR2');
+  t.deepEqual(await program.exited(), { code: 0, signal: null });
+  t.like(program.log('received signal, stopping'), { service: 'app', signal: 'SIGUSR2' });
+  t.like(program.logs.at(-1), { message: 'exiting', state: 'stopped', code: 0 });
+});
+
+test('with signals: [SIGUSR2], SIGTERM is left to its default and kills the program', async (t) => {
+  const program = spawnFixture(t, 'handle-signals', ['--signal', 'SIGUSR2', 'web:stop']);
+  await program.ready();
+  program.kill('SIGTERM');
+  t.deepEqual(await program.exited(), { code: null, signal: 'SIGTERM' });
+  t.false(program.logs.some((line) => line.message === 'received signal, stopping'));
+});
