@@ -126,10 +126,11 @@ class PoolRun implements Supervisor, StopObserver {
   }
 
   childChanged(child: Lifecycle, state: State): void {
+    // Logged first, so the child's line comes before the lines of the pool it makes run.
+    this.#log(child, state);
     if (state === 'running' && ++this.#running === this.#children.length) {
       this.#lifecycle.running();
     }
-    this.#log(child, state);
   }
 
   childEnded(child: Lifecycle, error: Error | undefined): void {
