@@ -20,12 +20,12 @@ test('canTransition allows only the listed transitions', (t) => {
   );
   t.deepEqual(allowed, [
     'stopped->starting',
+    'starting->stopped',
     'starting->running',
     'starting->stopping',
-    'starting->stopped',
     'starting->crashed',
-    'running->stopping',
     'running->stopped',
+    'running->stopping',
     'running->crashed',
     'stopping->stopped',
     'stopping->crashed',
