@@ -79,7 +79,7 @@ export class ServicesCrashedError extends AggregateError {
   declare readonly errors: Error[];
 
   constructor(errors: readonly Error[]) {
-    super(errors, `${errors.length} services crashed: ${errors.map(nameOf).join(', ')}`);
+    super(errors, summarize(errors));
   }
 }
 
@@ -108,6 +108,14 @@ function isPrototypeOf(prototype: object, value: unknown): boolean {
   );
 }
 
-function nameOf(error: Error): string {
-  return error instanceof ServiceCrashedError ? `"${error.service}"` : error.message;
+// '2 services crashed: "web", "db"'; with a failure of the pool's own (a logger that threw):
+// '2 failures: "web" crashed, log transport down'.
+function summarize(errors: readonly Error[]): string {
+  if (errors.every((error) => error instanceof ServiceCrashedError)) {
+    return `${errors.length} services crashed: ${errors.map((error) => `"${error.service}"`).join(', ')}`;
+  }
+  const parts = errors.map((error) =>
+    error instanceof ServiceCrashedError ? `"${error.service}" crashed` : error.message,
+  );
+  return `${errors.length} failures: ${parts.join(', ')}`;
 }

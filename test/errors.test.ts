@@ -99,7 +99,7 @@ test('ServicesCrashedError names an error that is not a ServiceCrashedError by i
     new ServiceCrashedError('web', new Error('port taken')),
     new Error('log transport down'),
   ]);
-  t.is(error.message, '2 services crashed: "web", log transport down');
+  t.is(error.message, '2 failures: "web" crashed, log transport down');
 });
 
 test('NonErrorThrownError names the service, shows the value and keeps it as cause', (t) => {
