@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from './clock.js';
 import { defer } from './deferred.js';
 import {
   AddWhileRunningError,
@@ -10,7 +11,7 @@ import { isLevelEnabled, silentLogger, type Logger } from './logger.js';
 import { stopRequestedReason, type StopObserver, type Supervisor } from './run.js';
 import { assertService, type Service } from './service.js';
 import type { State } from './state.js';
-import { assertLogger, assertName, assertObject, invalid } from './validate.js';
+import { assertClock, assertLogger, assertName, assertObject, invalid } from './validate.js';
 
 /** Options of the {@link Pool} constructor. */
 export interface PoolOptions {
@@ -18,6 +19,8 @@ export interface PoolOptions {
   name?: string;
   /** Where the pool logs its children's transitions; also given to their lifecycles. @default a silent logger */
   logger?: Logger;
+  /** Timers for the children's own stop deadlines (`child.stop({ timeout })`). @default the real timers */
+  clock?: Clock;
 }
 
 /**
@@ -41,17 +44,20 @@ export class Pool implements Service {
   /** The pool's name. */
   readonly name: string;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #children: Lifecycle[] = [];
   #run: PoolRun | undefined;
 
   /** @throws {TypeError} when `name` is not a non-empty string or `logger` not a logger. */
   constructor(options: PoolOptions = {}) {
     assertObject(options, 'options');
-    const { name = 'pool', logger = silentLogger } = options;
+    const { name = 'pool', logger = silentLogger, clock = systemClock } = options;
     assertName(name, 'options.name');
     assertLogger(logger, 'options.logger');
+    assertClock(clock, 'options.clock');
     this.name = name;
     this.#logger = logger;
+    this.#clock = clock;
   }
 
   /** The children's lifecycles, in the order they were added. */
@@ -68,7 +74,7 @@ export class Pool implements Service {
   add<S extends Service>(service: S): Lifecycle<S> {
     assertService(service, 'service');
     if (this.#run) throw new AddWhileRunningError(this.name, service.name);
-    const lifecycle = new Lifecycle(service, { logger: this.#logger });
+    const lifecycle = new Lifecycle(service, { logger: this.#logger, clock: this.#clock });
     this.#children.push(lifecycle);
     return lifecycle;
   }
@@ -101,8 +107,6 @@ class PoolRun implements Supervisor, StopObserver {
   #ended = 0;
   #draining = false;
   #failed = false;
-  // The pool's own deadline once reached: children stopped from then on get it at once.
-  #deadline: { reason: unknown } | undefined;
 
   constructor(name: string, lifecycle: Lifecycle, children: readonly Lifecycle[], logger: Logger) {
     this.#name = name;
@@ -146,7 +150,6 @@ class PoolRun implements Supervisor, StopObserver {
   }
 
   deadlineReached(reason: unknown): void {
-    this.#deadline = { reason };
     for (const child of this.#children) internals.expireChild(child, this, reason);
   }
 
@@ -169,10 +172,8 @@ class PoolRun implements Supervisor, StopObserver {
     if (this.#draining) return;
     this.#draining = true;
     this.#lifecycle.stopping();
-    for (const child of this.#children) {
-      internals.stopChild(child, this, reason);
-      if (this.#deadline) internals.expireChild(child, this, this.#deadline.reason);
-    }
+    // The pool's deadline cannot have passed yet: a stop request always reaches the pool first.
+    for (const child of this.#children) internals.stopChild(child, this, reason);
     this.#finishIfDone();
   }
 

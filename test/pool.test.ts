@@ -774,3 +774,30 @@ test('a logger whose info() throws once makes the pool crash with that error aft
   t.deepEqual(states, ['starting', 'stopping', 'crashed']);
   t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
 });
+
+test('the pool clock times a child own stop deadline', async (t) => {
+  const { clock, fake, pending } = fakeClock();
+  const pool = new Pool({ name: 'app', clock });
+  const child = pool.add(new ControlledService('slow', { whenAsked: 'await-deadline' }));
+  pool.add(new ControlledService('other'));
+  const lifecycle = new Lifecycle(pool);
+  const ended = runToEnd(lifecycle);
+
+  const stopped = child.stop({ timeout: 500 });
+  await fake.tickAsync(499);
+  t.false(child.shutdownSignal.aborted);
+  t.is(pending(), 1);
+  await fake.tickAsync(1);
+
+  t.is(await stopped, 'stopped');
+  t.is(pending(), 0);
+  t.is(await ended, undefined, 'a child stopped on its own ends the pool stopped');
+});
+
+test('new Pool() rejects a clock without timer functions', (t) => {
+  t.throws(() => new Pool({ clock: {} as never }), {
+    instanceOf: TypeError,
+    message:
+      'Expected `options.clock` to be a clock with now, setTimeout and clearTimeout methods, got an object (Object)',
+  });
+});
