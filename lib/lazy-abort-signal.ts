@@ -12,10 +12,6 @@ export class LazyAbortSignal {
     return this.#aborted;
   }
 
-  get reason(): unknown {
-    return this.#reason;
-  }
-
   get signal(): AbortSignal {
     this.#controller ??= this.#createController();
     return this.#controller.signal;
