@@ -3,6 +3,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { Service } from './service.js';
 import type { State } from './state.js';
+import { invalid } from './validate.js';
 
 /** The events a lifecycle emits at its transitions; each has an `on…` hook method. */
 export type HookEvent = 'stateChange' | State;
@@ -118,5 +119,21 @@ export class Hooks {
         error: listenerError,
       });
     }
+  }
+}
+
+const events: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
+  'stateChange',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'crashed',
+  'hookError',
+]);
+
+export function assertEvent(event: unknown): asserts event is keyof LifecycleEvents {
+  if (typeof event !== 'string' || !events.has(event)) {
+    invalid('event', `one of ${[...events].join(', ')}`, event);
   }
 }

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from './clock.js';
 import { AlreadyRunningError, toError } from './errors.js';
-import { Hooks, type HookEvent, type LifecycleEvents } from './hooks.js';
+import { assertEvent, Hooks, type HookEvent, type LifecycleEvents } from './hooks.js';
 import { silentLogger, type Logger } from './logger.js';
 import { enqueue, runNow, type Step } from './propagation.js';
 import {
@@ -19,7 +19,6 @@ import {
   assertFunction,
   assertLogger,
   assertObject,
-  invalid,
 } from './validate.js';
 
 /** Options of {@link Lifecycle.stop}. */
@@ -53,35 +52,11 @@ export interface LifecycleInternals {
 // Filled in by Lifecycle's static block, which may touch private state.
 export let internals!: LifecycleInternals;
 
-const applyStep: Step<Lifecycle, State, undefined> = {
-  run: (lifecycle, state) => {
-    internalSteps.apply(lifecycle, state);
-  },
-  fail: (lifecycle, error) => {
-    internalSteps.fail(lifecycle, error);
-  },
-};
-
-const startStep: Step<Lifecycle, Run, undefined> = {
-  run: (lifecycle, run) => {
-    internalSteps.start(lifecycle, run);
-  },
-  fail: applyStep.fail,
-};
-
-const endStep: Step<Lifecycle, Run, Error | undefined> = {
-  run: (lifecycle, run, error) => {
-    internalSteps.end(lifecycle, run, error);
-  },
-  fail: applyStep.fail,
-};
-
-let internalSteps!: {
-  apply(lifecycle: Lifecycle, state: State): void;
-  start(lifecycle: Lifecycle, run: Run): void;
-  end(lifecycle: Lifecycle, run: Run, error: Error | undefined): void;
-  fail(lifecycle: Lifecycle, error: Error): void;
-};
+// The steps a lifecycle puts on the propagation queue; defined in the static block below,
+// which may touch private state.
+let applyStep!: Step<Lifecycle, State, undefined>;
+let startStep!: Step<Lifecycle, Run, undefined>;
+let endStep!: Step<Lifecycle, Run, Error | undefined>;
 
 /**
  * Runs one {@link Service} and tracks its state: `stopped → starting → running → stopping →
@@ -364,19 +339,26 @@ export class Lifecycle<S extends Service = Service> {
   }
 
   static {
-    internalSteps = {
-      apply: (lifecycle, state) => {
+    const fail = (lifecycle: Lifecycle, error: Error) => {
+      lifecycle.#fail(error);
+    };
+    applyStep = {
+      run: (lifecycle, state) => {
         lifecycle.#apply(state);
       },
-      start: (lifecycle, run) => {
+      fail,
+    };
+    startStep = {
+      run: (lifecycle, run) => {
         lifecycle.#start(run);
       },
-      end: (lifecycle, run, error) => {
+      fail,
+    };
+    endStep = {
+      run: (lifecycle, run, error) => {
         lifecycle.#end(run, error);
       },
-      fail: (lifecycle, error) => {
-        lifecycle.#fail(error);
-      },
+      fail,
     };
     internals = {
       startChild: (child, supervisor) => {
@@ -397,21 +379,5 @@ export class Lifecycle<S extends Service = Service> {
         lifecycle.#run.stopObserver = observer;
       },
     };
-  }
-}
-
-const events: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
-  'stateChange',
-  'starting',
-  'running',
-  'stopping',
-  'stopped',
-  'crashed',
-  'hookError',
-]);
-
-function assertEvent(event: unknown): asserts event is keyof LifecycleEvents {
-  if (typeof event !== 'string' || !events.has(event)) {
-    invalid('event', `one of ${[...events].join(', ')}`, event);
   }
 }
