@@ -5,7 +5,9 @@
 export interface Clock {
   /** Milliseconds from an arbitrary origin; only differences are used. */
   now(): number;
+  /** Calls `callback` once, `ms` milliseconds from now; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a callback scheduled by `setTimeout`. */
   clearTimeout(handle: unknown): void;
 }
 

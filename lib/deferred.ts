@@ -5,6 +5,7 @@ export interface Deferred<T> {
   reject(reason: unknown): void;
 }
 
+/** A new pending promise with its resolve and reject functions. */
 export function defer<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (reason: unknown) => void;

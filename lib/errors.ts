@@ -1,3 +1,5 @@
+import { describe } from './validate.js';
+
 /** The stable codes of the errors overseer throws or rejects with; they are part of the API. */
 export type ErrorCode =
   | 'ERR_OVERSEER_ALREADY_RUNNING'
@@ -23,8 +25,8 @@ export abstract class OverseerError extends Error {
 }
 
 /**
- * `run()` was called while a run is in progress, or one service instance was run by two
- * lifecycles at once.
+ * `run()` was called while a run is in progress; or a pool was run by two lifecycles at once, or
+ * found a child already running when it started.
  */
 export class AlreadyRunningError extends OverseerError {
   override readonly name = 'AlreadyRunningError';
@@ -89,9 +91,19 @@ export class NonErrorThrownError extends OverseerError {
   readonly code = 'ERR_OVERSEER_NON_ERROR_THROWN';
 
   constructor(service: string, value: unknown) {
-    super(`Service "${service}" failed with a value that is not an Error: ${String(value)}`, {
+    super(`Service "${service}" failed with a value that is not an Error: ${display(value)}`, {
       cause: value,
     });
+  }
+}
+
+// String() throws for some values (Object.create(null), a throwing toString): never let the
+// wrapping of a failure fail.
+function display(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return describe(value);
   }
 }
 

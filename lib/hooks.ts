@@ -22,7 +22,7 @@ export interface LifecycleEvents<S extends Service = Service> {
 
 type Hook = (...args: unknown[]) => unknown;
 
-/** Where the hooks of one emission report: set for the duration of `emit`. */
+/** Where the hooks of one emission report: set for the duration of `emit` and `report`. */
 let currentHooks: Hooks | undefined;
 let currentEvent: HookEvent = 'stateChange';
 let currentPending: Promise<unknown>[] | undefined;
@@ -37,10 +37,29 @@ function invokeHook(this: Hook, ...args: unknown[]): void {
   const event = currentEvent;
   try {
     const result = this(...args);
-    if (isThenable(result)) currentPending?.push(hooks.settle(result, event));
+    if (isThenable(result)) currentPending?.push(hooks.guard(result, event));
   } catch (error) {
     hooks.report(error, event);
   }
+}
+
+/** The same isolation for `'hookError'` listeners, whose own failures are only logged. */
+function invokeHookErrorListener(this: Hook, error: unknown, event: HookEvent): void {
+  const hooks = currentHooks as Hooks;
+  try {
+    const result = this(error, event);
+    if (isThenable(result)) {
+      Promise.resolve(result).then(undefined, (listenerError: unknown) => {
+        hooks.log('hookError listener failed', 'hookError', listenerError);
+      });
+    }
+  } catch (listenerError) {
+    hooks.log('hookError listener failed', 'hookError', listenerError);
+  }
+}
+
+function invokerOf(event: keyof LifecycleEvents): Hook {
+  return event === 'hookError' ? (invokeHookErrorListener as Hook) : invokeHook;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -63,16 +82,14 @@ export class Hooks {
   }
 
   add(event: keyof LifecycleEvents, listener: Hook, once: boolean): void {
-    if (event === 'hookError') {
-      if (once) this.#emitter.once(event, listener);
-      else this.#emitter.on(event, listener);
-    } else if (once) this.#emitter.once(event, invokeHook, listener);
-    else this.#emitter.on(event, invokeHook, listener);
+    if (once) this.#emitter.once(event, invokerOf(event), listener);
+    else this.#emitter.on(event, invokerOf(event), listener);
   }
 
+  /** Removes `listener` from `event`, or every listener of `event` when it is undefined. */
   remove(event: keyof LifecycleEvents, listener: Hook | undefined): void {
-    if (event === 'hookError' || listener === undefined) this.#emitter.off(event, listener);
-    else this.#emitter.off(event, invokeHook, listener);
+    if (listener === undefined) this.#emitter.off(event);
+    else this.#emitter.off(event, invokerOf(event), listener);
   }
 
   /**
@@ -101,23 +118,32 @@ export class Hooks {
   }
 
   /** A promise that fulfils once `result` settles, reporting a rejection instead of passing it on. */
-  settle(result: PromiseLike<unknown>, event: HookEvent): Promise<unknown> {
+  guard(result: PromiseLike<unknown>, event: HookEvent): Promise<unknown> {
     return Promise.resolve(result).then(undefined, (error: unknown) => {
       this.report(error, event);
     });
   }
 
-  /** Logs a hook's failure and emits `'hookError'`; a throwing `hookError` listener is only logged. */
+  /** Logs a hook's failure and emits `'hookError'` `(error, event)`. */
   report(error: unknown, event: HookEvent): void {
-    this.#logger.error('lifecycle hook failed', { service: this.#service, event, error });
+    this.log('lifecycle hook failed', event, error);
+    const outer = currentHooks;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the emission's sink, restored below
+    currentHooks = this;
     try {
       this.#emitter.emit('hookError', error, event);
-    } catch (listenerError) {
-      this.#logger.error('hookError listener failed', {
-        service: this.#service,
-        event: 'hookError',
-        error: listenerError,
-      });
+    } finally {
+      currentHooks = outer;
+    }
+  }
+
+  /** Logs at error level; a logger that throws is ignored. */
+  log(message: string, event: keyof LifecycleEvents, error: unknown): void {
+    try {
+      this.#logger.error(message, { service: this.#service, event, error });
+    } catch {
+      // A hook's failure must never change the service's state (SPEC), and a broken logger is
+      // no reason to crash a service either: the report is dropped.
     }
   }
 }
@@ -132,6 +158,7 @@ const events: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
   'hookError',
 ]);
 
+/** Throws a `TypeError` unless `event` is a lifecycle event name. */
 export function assertEvent(event: unknown): asserts event is keyof LifecycleEvents {
   if (typeof event !== 'string' || !events.has(event)) {
     invalid('event', `one of ${[...events].join(', ')}`, event);

@@ -49,7 +49,7 @@ export interface LifecycleInternals {
   observeStops(lifecycle: Lifecycle, observer: StopObserver): void;
 }
 
-// Filled in by Lifecycle's static block, which may touch private state.
+/** Lifecycle operations for the composite services of this package; set by Lifecycle's static block. */
 export let internals!: LifecycleInternals;
 
 // The steps a lifecycle puts on the propagation queue; defined in the static block below,
@@ -69,9 +69,10 @@ let endStep!: Step<Lifecycle, Run, Error | undefined>;
  * const lifecycle = new Lifecycle(service)
  *   .onStateChange((service, _lifecycle, state) => console.log(service.name, state))
  *   .onCrashed((service, _lifecycle, error) => console.error(service.name, error));
- * const done = lifecycle.run();
+ * const done = lifecycle.run(); // rejects with the crash error: await it, or catch it
  * // later
  * await lifecycle.stop({ timeout: 10_000 }); // 'stopped' or 'crashed'
+ * await done;
  * ```
  */
 export class Lifecycle<S extends Service = Service> {
@@ -88,6 +89,9 @@ export class Lifecycle<S extends Service = Service> {
   readonly #clock: Clock;
 
   /**
+   * A lifecycle for `service`, in state `stopped`; call {@link Lifecycle.run} to start it.
+   * @param options.logger where hook failures are logged; default: silent.
+   * @param options.clock timers for stop deadlines; default: the real timers.
    * @throws {TypeError} when `service` is not a {@link Service}, or an option is of the wrong type.
    */
   constructor(service: S, options: LifecycleOptions = {}) {
@@ -173,11 +177,11 @@ export class Lifecycle<S extends Service = Service> {
     if (timeout !== undefined) assertDuration(timeout, 'options.timeout');
     if (signal !== undefined) assertAbortSignal(signal, 'options.signal');
     const run = this.#run;
-    if (!run.active) return run.settled ? Promise.resolve(this.#state) : run.whenStopped();
+    if (!run.active) return run.settled ? Promise.resolve(this.#state) : run.whenEnded();
     if (!run.stop.aborted) run.requestStop(stopRequestedReason());
     if (timeout !== undefined && timeout !== Infinity) run.expireIn(timeout);
     if (signal !== undefined) run.expireWith(signal);
-    return run.whenStopped();
+    return run.whenEnded();
   }
 
   /**
@@ -296,11 +300,11 @@ export class Lifecycle<S extends Service = Service> {
   }
 
   #start(run: Run): void {
-    if (this.#run !== run || !run.active) return;
+    if (!run.active) return; // ended by an internal failure before it began
     this.#error = undefined;
-    this.#apply('starting');
     let result: unknown;
     try {
+      this.#apply('starting');
       result = this.service.runWithLifecycle(this);
     } catch (error) {
       result = Promise.reject(toError(this.service.name, error));
@@ -315,9 +319,10 @@ export class Lifecycle<S extends Service = Service> {
     );
   }
 
-  #end(run: Run, error: Error | undefined): void {
+  #end(run: Run, outcome: Error | undefined): void {
     if (!run.active) return;
     run.release();
+    const error = run.failure ?? outcome;
     this.#error = error;
     const state = error === undefined ? 'stopped' : 'crashed';
     this.#apply(state);
@@ -330,12 +335,19 @@ export class Lifecycle<S extends Service = Service> {
     }
   }
 
-  /** The library's own reaction failed (a bug, a stack overflow): crash rather than hang. */
+  /**
+   * The library's own reaction failed (a bug, a stack overflow): rather than hang, tell the
+   * service to stop at once and end the run crashed with `error` once the service has returned,
+   * so an owner never sees the run end while the service still works.
+   */
   #fail(error: Error): void {
     const run = this.#run;
-    if (!run.active) throw error;
+    if (!run.active) {
+      this.#logger.error('lifecycle failed after its run ended', { service: this.name, error });
+      return;
+    }
+    run.failure ??= error;
     run.expire(error);
-    this.#end(run, error);
   }
 
   static {

@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { assertObject, invalid } from './validate.js';
+import { assertObject, describe, invalid } from './validate.js';
 
 /**
  * What overseer logs through. A winston logger satisfies it as is; so do `console`-like objects
@@ -67,6 +67,9 @@ export function createLogger(options: CreateLoggerOptions = {}): winston.Logger 
   assertObject(options, 'options');
   const { level = 'info', stream = process.stdout } = options;
   if (!levels.includes(level)) invalid('options.level', `one of ${levels.join(', ')}`, level);
+  if (typeof (stream as Partial<NodeJS.WritableStream> | null)?.write !== 'function') {
+    invalid('options.stream', 'a writable stream', stream);
+  }
   const format: unknown = options.format ?? (isTerminal(stream) ? 'pretty' : 'json');
   if (format !== 'json' && format !== 'pretty') {
     invalid('options.format', "'json' or 'pretty'", format);
@@ -91,12 +94,23 @@ const serializeErrors = winston.format((info) => {
   return info;
 });
 
-function serializeError(error: Error): Record<string, unknown> {
-  const { name, message, stack } = error;
-  const code = (error as { code?: unknown }).code;
+// A cause chain can loop; past this depth it is cut.
+const maxCauseDepth = 8;
+
+function serializeError(error: Error, depth = 0): Record<string, unknown> {
+  const { name, message, stack, cause } = error;
   const serialized: Record<string, unknown> = { name, message, stack };
+  const code = (error as { code?: unknown }).code;
   if (code !== undefined) serialized.code = code;
-  if (error.cause instanceof Error) serialized.cause = serializeError(error.cause);
+  if (depth >= maxCauseDepth) return serialized;
+  if (error instanceof AggregateError) {
+    serialized.errors = (error.errors as unknown[]).map((inner) =>
+      inner instanceof Error ? serializeError(inner, depth + 1) : inner,
+    );
+  }
+  if (cause !== undefined) {
+    serialized.cause = cause instanceof Error ? serializeError(cause, depth + 1) : cause;
+  }
   return serialized;
 }
 
@@ -117,12 +131,46 @@ function prettyFormat(): winston.Logform.Format {
       if (error) delete rest.error;
       const scope = typeof service === 'string' ? ` [${service}]` : '';
       const fields = Object.entries(rest)
-        .map(
-          ([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
-        )
+        .map(([key, value]) => ` ${key}=${formatValue(value)}`)
         .join('');
-      const failure = error ? `\n${error.stack ?? error.message}` : '';
+      const failure = error ? `\n${describeFailure(error)}` : '';
       return `${String(timestamp)} ${level.padEnd(5)}${scope} ${String(message)}${fields}${failure}`;
     }),
   );
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  // JSON has no text for these: JSON.stringify() returns undefined.
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+    return describe(value);
+  }
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return describe(value); // a bigint, a cycle
+  }
+}
+
+/** The stack, then each error an aggregate holds and each cause, indented. */
+function describeFailure(error: Error, depth = 0): string {
+  const lines = [error.stack ?? `${error.name}: ${error.message}`];
+  if (depth < maxCauseDepth) {
+    if (error instanceof AggregateError) {
+      for (const inner of error.errors as unknown[]) {
+        lines.push(
+          indent(inner instanceof Error ? describeFailure(inner, depth + 1) : formatValue(inner)),
+        );
+      }
+    }
+    const { cause } = error;
+    if (cause instanceof Error) lines.push(`caused by: ${describeFailure(cause, depth + 1)}`);
+    else if (cause !== undefined) lines.push(`caused by: ${formatValue(cause)}`);
+  }
+  return lines.join('\n');
+}
+
+function indent(text: string): string {
+  return text.replace(/^/gm, '    ');
 }

@@ -46,6 +46,9 @@ export class Pool implements Service {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #children: Lifecycle[] = [];
+  // A frozen copy, rebuilt on demand after add(): handed out, and kept by each run, so nobody
+  // can change the children of a pool behind add()'s back.
+  #snapshot: readonly Lifecycle[] | undefined;
   #run: PoolRun | undefined;
 
   /** @throws {TypeError} when `name` is not a non-empty string or `logger` not a logger. */
@@ -62,7 +65,7 @@ export class Pool implements Service {
 
   /** The children's lifecycles, in the order they were added. */
   get lifecycles(): readonly Lifecycle[] {
-    return this.#children;
+    return (this.#snapshot ??= Object.freeze([...this.#children]));
   }
 
   /**
@@ -76,6 +79,7 @@ export class Pool implements Service {
     if (this.#run) throw new AddWhileRunningError(this.name, service.name);
     const lifecycle = new Lifecycle(service, { logger: this.#logger, clock: this.#clock });
     this.#children.push(lifecycle);
+    this.#snapshot = undefined;
     return lifecycle;
   }
 
@@ -86,7 +90,7 @@ export class Pool implements Service {
   runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
     if (!(lifecycle instanceof Lifecycle)) invalid('lifecycle', 'a Lifecycle', lifecycle);
     if (this.#run) return Promise.reject(new AlreadyRunningError(this.name));
-    const run = new PoolRun(this.name, lifecycle, this.#children, this.#logger);
+    const run = new PoolRun(this.name, lifecycle, this.lifecycles, this.#logger);
     this.#run = run;
     return run.start().finally(() => {
       this.#run = undefined;

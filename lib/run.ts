@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import { defer, type Deferred } from './deferred.js';
-import { LazyAbortSignal } from './lazy-abort-signal.js';
+import { LazyAbortController } from './lazy-abort-controller.js';
 import type { Lifecycle } from './lifecycle.js';
 import { enqueue, type Step } from './propagation.js';
 import type { State } from './state.js';
@@ -38,6 +38,7 @@ const deadlineReachedStep: Step<StopObserver, unknown, undefined> = {
   fail: stopRequestedStep.fail,
 };
 
+/** Tells a supervisor that its child moved to a state. */
 export const childChangedStep: Step<Supervisor, Lifecycle, State> = {
   run: (supervisor, child, state) => {
     supervisor.childChanged(child, state);
@@ -68,14 +69,17 @@ function deadlinePassedReason(): DOMException {
  * and whoever waits for its end. A new run starts from scratch, so nothing leaks between runs.
  */
 export class Run {
-  /** From `run()` until the run's final transition. */
-  active: boolean;
-  /** From the final transition's hooks' promises settling on (an idle run is settled). */
-  settled: boolean;
+  /**
+   * `active` from `run()` until the final transition, `ending` while that transition's hooks'
+   * promises settle, `settled` after (the run before the first one is settled).
+   */
+  phase: 'active' | 'ending' | 'settled';
   /** Aborts when a stop is requested: `lifecycle.signal`. */
-  readonly stop = new LazyAbortSignal();
+  readonly stop = new LazyAbortController();
   /** Aborts at the shutdown deadline: `lifecycle.shutdownSignal`. */
-  readonly shutdown = new LazyAbortSignal();
+  readonly shutdown = new LazyAbortController();
+  /** A failure of the library's own reaction during this run: the run ends crashed with it. */
+  failure: Error | undefined;
   /** The pool running this lifecycle as a child, if any. */
   readonly owner: Supervisor | undefined;
   /** The composite service of this lifecycle, while it runs. */
@@ -89,14 +93,21 @@ export class Run {
   #timer: unknown;
   #callerSignals: AbortSignal[] | undefined;
   #done: Deferred<void> | undefined;
-  #stopped: Deferred<State> | undefined;
+  #ended: Deferred<State> | undefined;
 
   constructor(lifecycle: Lifecycle, clock: Clock, owner: Supervisor | undefined, active = true) {
     this.#lifecycle = lifecycle;
     this.#clock = clock;
     this.owner = owner;
-    this.active = active;
-    this.settled = !active;
+    this.phase = active ? 'active' : 'settled';
+  }
+
+  get active(): boolean {
+    return this.phase === 'active';
+  }
+
+  get settled(): boolean {
+    return this.phase === 'settled';
   }
 
   /** Aborts `signal` (once) and tells the composite service. */
@@ -149,7 +160,7 @@ export class Run {
 
   /** The run is over: drops its timer and every listener it put on a caller's signal. */
   release(): void {
-    this.active = false;
+    this.phase = 'ending';
     this.stopObserver = undefined;
     this.#clearTimer();
     for (const signal of this.#callerSignals ?? []) signal.removeEventListener('abort', this);
@@ -158,11 +169,11 @@ export class Run {
 
   /** Settles everything waiting for this run, then tells the owner. */
   settle(state: State, error: Error | undefined): void {
-    this.settled = true;
+    this.phase = 'settled';
     this.hookPromises = undefined;
     if (error === undefined) this.#done?.resolve();
     else this.#done?.reject(error);
-    this.#stopped?.resolve(state);
+    this.#ended?.resolve(state);
     if (this.owner) enqueue(childEndedStep, this.owner, this.#lifecycle, error);
   }
 
@@ -172,8 +183,8 @@ export class Run {
   }
 
   /** Resolves with the final state once the run has ended; never rejects. */
-  whenStopped(): Promise<State> {
-    return (this.#stopped ??= defer()).promise;
+  whenEnded(): Promise<State> {
+    return (this.#ended ??= defer()).promise;
   }
 
   #clearTimer(): void {

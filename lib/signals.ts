@@ -32,15 +32,17 @@ export interface HandleSignalsOptions {
   clock?: Clock;
 }
 
-type Phase = 'waiting' | 'stopping' | 'exited';
+type Settings = Required<HandleSignalsOptions>;
 
 /**
  * Stops `lifecycle` when the process receives SIGINT or SIGTERM, then exits: 0 after a clean
  * stop, 1 after a crash. A second signal, or the stop still unfinished `grace` ms after its
  * deadline, forces the exit with code 2 and logs the services that had not stopped.
  *
- * @returns a function that removes the signal listeners.
- * @throws {TypeError} when an argument is of the wrong type or names an unknown signal.
+ * @returns a function that removes the signal listeners and cancels a pending forced exit; a
+ * stop already under way goes on, but no longer ends the process.
+ * @throws {TypeError} when an argument is of the wrong type or names an unknown or uncatchable
+ * signal (SIGKILL, SIGSTOP).
  * @example
  * ```ts
  * const lifecycle = new Lifecycle(pool);
@@ -53,70 +55,129 @@ export function handleSignals(
   options: HandleSignalsOptions = {},
 ): () => void {
   if (!(lifecycle instanceof Lifecycle)) invalid('lifecycle', 'a Lifecycle', lifecycle);
-  assertObject(options, 'options');
-  const {
-    signals = ['SIGINT', 'SIGTERM'],
-    timeout = 10_000,
-    grace = 1_000,
-    exit = (code: number) => process.exit(code),
-    logger = silentLogger,
-    clock = systemClock,
-  } = options;
-  assertSignals(signals);
-  assertDuration(timeout, 'options.timeout');
-  assertDuration(grace, 'options.grace');
-  assertFunction(exit, 'options.exit');
-  assertLogger(logger, 'options.logger');
-  assertClock(clock, 'options.clock');
-
-  let phase: Phase = 'waiting';
-  let forceTimer: unknown;
-
-  const leave = (code: number): void => {
-    phase = 'exited';
-    if (forceTimer !== undefined) clock.clearTimeout(forceTimer);
-    exit(code);
-  };
-
-  const force = (why: string): void => {
-    if (phase !== 'stopping') return;
-    logger.error('forcing exit', { reason: why, unstopped: activeServices(lifecycle) });
-    leave(exitCodes.forced);
-  };
-
-  const finish = (state: State): void => {
-    if (phase !== 'stopping') return;
-    const code = state === 'crashed' ? exitCodes.crashed : exitCodes.stopped;
-    logger.info('exiting', { service: lifecycle.name, state, code });
-    leave(code);
-  };
-
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (phase === 'stopping') {
-      force(`received ${signal} again`);
-      return;
-    }
-    if (phase === 'exited') return;
-    phase = 'stopping';
-    logger.info('received signal, stopping', { service: lifecycle.name, signal, timeout });
-    if (timeout + grace !== Infinity) {
-      forceTimer = clock.setTimeout(() => {
-        forceTimer = undefined;
-        force(`the stop took longer than ${timeout} ms + ${grace} ms grace`);
-      }, timeout + grace);
-    }
-    void lifecycle.stop(timeout === Infinity ? {} : { timeout }).then(finish);
-  };
-
-  for (const signal of signals) process.on(signal, onSignal);
-  return () => {
-    for (const signal of signals) process.off(signal, onSignal);
-  };
+  return new SignalHandler(lifecycle, parseOptions(options)).listen();
 }
 
+function parseOptions(options: HandleSignalsOptions): Settings {
+  assertObject(options, 'options');
+  const settings: Settings = {
+    signals: ['SIGINT', 'SIGTERM'],
+    timeout: 10_000,
+    grace: 1_000,
+    exit: (code: number) => process.exit(code),
+    logger: silentLogger,
+    clock: systemClock,
+    ...withoutUndefined(options),
+  };
+  assertSignals(settings.signals);
+  assertDuration(settings.timeout, 'options.timeout');
+  assertDuration(settings.grace, 'options.grace');
+  assertFunction(settings.exit, 'options.exit');
+  assertLogger(settings.logger, 'options.logger');
+  assertClock(settings.clock, 'options.clock');
+  return settings;
+}
+
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
+
+/** What happens to the process: nothing yet, a stop under way, or done (exited or removed). */
+type Phase = 'waiting' | 'stopping' | 'done';
+
+class SignalHandler {
+  readonly #lifecycle: Lifecycle;
+  readonly #settings: Settings;
+  #phase: Phase = 'waiting';
+  #forceTimer: unknown;
+
+  constructor(lifecycle: Lifecycle, settings: Settings) {
+    this.#lifecycle = lifecycle;
+    this.#settings = settings;
+  }
+
+  /** Adds the listeners (all or none); returns the function that removes them. */
+  listen(): () => void {
+    const { signals } = this.#settings;
+    const added: NodeJS.Signals[] = [];
+    try {
+      for (const signal of signals) {
+        process.on(signal, this.#onSignal);
+        added.push(signal);
+      }
+    } catch (error) {
+      for (const signal of added) process.off(signal, this.#onSignal);
+      throw error;
+    }
+    return () => {
+      for (const signal of signals) process.off(signal, this.#onSignal);
+      this.#end();
+    };
+  }
+
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    if (this.#phase === 'stopping') this.#force(`received ${signal} again`);
+    else if (this.#phase === 'waiting') this.#stop(signal);
+  };
+
+  #stop(signal: NodeJS.Signals): void {
+    const { timeout, grace, logger, clock } = this.#settings;
+    this.#phase = 'stopping';
+    logger.info('received signal, stopping', { service: this.#lifecycle.name, signal, timeout });
+    if (timeout + grace !== Infinity) {
+      this.#forceTimer = clock.setTimeout(() => {
+        this.#forceTimer = undefined;
+        this.#force(`the stop took longer than ${timeout} ms + ${grace} ms grace`);
+      }, timeout + grace);
+    }
+    void this.#lifecycle
+      .stop({ timeout })
+      .then((state) => {
+        this.#finish(state);
+      })
+      .catch((error: unknown) => {
+        logger.error('exit failed', { service: this.#lifecycle.name, error });
+      });
+  }
+
+  #finish(state: State): void {
+    if (this.#phase !== 'stopping') return;
+    const code = state === 'crashed' ? exitCodes.crashed : exitCodes.stopped;
+    this.#settings.logger.info('exiting', { service: this.#lifecycle.name, state, code });
+    this.#exit(code);
+  }
+
+  #force(reason: string): void {
+    if (this.#phase !== 'stopping') return;
+    const unstopped = activeServices(this.#lifecycle);
+    this.#settings.logger.error('forcing exit', { reason, unstopped });
+    this.#exit(exitCodes.forced);
+  }
+
+  #exit(code: number): void {
+    this.#end();
+    this.#settings.exit(code);
+  }
+
+  #end(): void {
+    this.#phase = 'done';
+    if (this.#forceTimer !== undefined) this.#settings.clock.clearTimeout(this.#forceTimer);
+    this.#forceTimer = undefined;
+  }
+}
+
+const uncatchable: ReadonlySet<string> = new Set(['SIGKILL', 'SIGSTOP']);
+
 function assertSignals(signals: unknown): asserts signals is readonly NodeJS.Signals[] {
-  const known = (value: unknown) => typeof value === 'string' && value in constants.signals;
-  if (!Array.isArray(signals) || signals.length === 0 || !signals.every(known)) {
-    invalid('options.signals', 'a non-empty array of signal names such as SIGTERM', signals);
+  const catchable = (value: unknown) =>
+    typeof value === 'string' && value in constants.signals && !uncatchable.has(value);
+  if (!Array.isArray(signals) || signals.length === 0 || !signals.every(catchable)) {
+    invalid(
+      'options.signals',
+      'a non-empty array of catchable signal names such as SIGTERM',
+      signals,
+    );
   }
 }

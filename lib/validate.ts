@@ -19,10 +19,12 @@ export function invalid(argument: string, expected: string, value: unknown): nev
   throw new TypeError(`Expected \`${argument}\` to be ${expected}, got ${describe(value)}`);
 }
 
+/** Throws a `TypeError` unless `value` is a non-null object. */
 export function assertObject(value: unknown, argument: string): asserts value is object {
   if (typeof value !== 'object' || value === null) invalid(argument, 'an object', value);
 }
 
+/** Throws a `TypeError` unless `value` is a function. */
 export function assertFunction(
   value: unknown,
   argument: string,
@@ -30,17 +32,22 @@ export function assertFunction(
   if (typeof value !== 'function') invalid(argument, 'a function', value);
 }
 
-/** A duration in ms: a number >= 0 (Infinity allowed, meaning never). */
+/** The longest delay `setTimeout` honours; a longer one fires after 1 ms. */
+export const maxTimeout = 2_147_483_647;
+
+/** A duration in ms: from 0 to {@link maxTimeout}, or Infinity (never). */
 export function assertDuration(value: unknown, argument: string): asserts value is number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    invalid(argument, 'a number of milliseconds >= 0', value);
-  }
+  const ok = typeof value === 'number' && value >= 0 && (value <= maxTimeout || value === Infinity);
+  if (!ok)
+    invalid(argument, `a number of milliseconds from 0 to ${maxTimeout}, or Infinity`, value);
 }
 
+/** Throws a `TypeError` unless `value` is an `AbortSignal`. */
 export function assertAbortSignal(value: unknown, argument: string): asserts value is AbortSignal {
   if (!(value instanceof AbortSignal)) invalid(argument, 'an AbortSignal', value);
 }
 
+/** Throws a `TypeError` unless `value` is a non-empty string. */
 export function assertName(value: unknown, argument: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
     invalid(argument, 'a non-empty string', value);
@@ -49,6 +56,7 @@ export function assertName(value: unknown, argument: string): asserts value is s
 
 const logMethods = ['error', 'warn', 'info', 'debug'] as const;
 
+/** Throws a `TypeError` unless `value` has the four {@link Logger} methods. */
 export function assertLogger(value: unknown, argument: string): asserts value is Logger {
   const ok =
     typeof value === 'object' &&
@@ -59,6 +67,7 @@ export function assertLogger(value: unknown, argument: string): asserts value is
 
 const clockMethods = ['now', 'setTimeout', 'clearTimeout'] as const;
 
+/** Throws a `TypeError` unless `value` has the three {@link Clock} methods. */
 export function assertClock(value: unknown, argument: string): asserts value is Clock {
   const ok =
     typeof value === 'object' &&

@@ -1,5 +1,11 @@
 import test from 'ava';
-import { Lifecycle, Pool, ServicesCrashedError, type Logger } from '../lib/index.js';
+import {
+  Lifecycle,
+  NonErrorThrownError,
+  Pool,
+  ServicesCrashedError,
+  type Logger,
+} from '../lib/index.js';
 import { captureLogs } from './helpers/logs.js';
 import { recordStates } from './helpers/record.js';
 import { ControlledService } from './helpers/service.js';
@@ -17,46 +23,37 @@ function loggerFailingOnError(failure: Error): Logger {
   };
 }
 
-test('a logger that throws while reporting a hook failure crashes the lifecycle with that error instead of leaving it stuck', async (t) => {
-  const failure = new Error('log transport down');
+test('a logger that throws while reporting a hook failure changes nothing: the other hooks run and hookError is emitted', async (t) => {
   const service = new ControlledService('worker');
-  const lifecycle = new Lifecycle(service, { logger: loggerFailingOnError(failure) });
-  const states = recordStates(lifecycle);
-  lifecycle.onRunning(() => {
-    throw new Error('hook failed');
-  });
-
-  const error = await t.throwsAsync(lifecycle.run());
-
-  t.is(error, failure);
-  t.is(lifecycle.state, 'crashed');
-  t.is(lifecycle.error, failure);
-  t.deepEqual(states, ['starting', 'running', 'crashed']);
-  t.true(lifecycle.signal.aborted, 'the service is told to stop');
-  t.true(lifecycle.shutdownSignal.aborted, 'and to abandon its work at once');
-});
-
-test('a crashed lifecycle ignores the late end of the service it gave up on', async (t) => {
-  const failure = new Error('log transport down');
-  const service = new ControlledService('worker', { whenAsked: 'ignore' });
-  const lifecycle = new Lifecycle(service, { logger: loggerFailingOnError(failure) });
-  lifecycle.onRunning(() => {
-    throw new Error('hook failed');
+  const lifecycle = new Lifecycle(service, {
+    logger: loggerFailingOnError(new Error('log transport down')),
   });
   const states = recordStates(lifecycle);
+  const hookFailure = new Error('hook failed');
+  const seen: unknown[] = [];
+  lifecycle
+    .onRunning(() => {
+      throw hookFailure;
+    })
+    .onRunning(() => {
+      seen.push('second running hook');
+    })
+    .on('hookError', (error, event) => {
+      seen.push([error, event]);
+    });
 
-  await t.throwsAsync(lifecycle.run(), { is: failure });
-  service.finish();
-  await Promise.resolve();
+  const run = lifecycle.run();
+  t.is(lifecycle.state, 'running');
+  t.is(await lifecycle.stop(), 'stopped');
+  await run;
 
-  t.is(await lifecycle.stop(), 'crashed');
-  t.deepEqual(states, ['starting', 'running', 'crashed']);
+  t.deepEqual(seen, [[hookFailure, 'running'], 'second running hook']);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
 });
 
 test('a hookError listener that throws is logged and does not stop the other hooks', async (t) => {
   const { logger, entries } = captureLogs();
-  const service = new ControlledService('worker');
-  const lifecycle = new Lifecycle(service, { logger });
+  const lifecycle = new Lifecycle(new ControlledService('worker'), { logger });
   const calls: string[] = [];
   const hookFailure = new Error('hook failed');
   const listenerFailure = new Error('hookError listener failed');
@@ -90,27 +87,106 @@ test('a hookError listener that throws is logged and does not stop the other hoo
   );
 });
 
-test('a pool whose child lifecycle fails internally crashes with that error and stops its other children', async (t) => {
+test('an async hookError listener that rejects is logged, never an unhandled rejection', async (t) => {
+  const { logger, entries } = captureLogs();
+  const lifecycle = new Lifecycle(new ControlledService('worker'), { logger });
+  const listenerFailure = new Error('alerting is down');
+  let reported!: () => void;
+  const listenerFailed = new Promise<void>((resolve) => (reported = resolve));
+  lifecycle
+    .onRunning(() => {
+      throw new Error('hook failed');
+    })
+    .on('hookError', async () => {
+      await Promise.resolve();
+      queueMicrotask(reported);
+      throw listenerFailure;
+    });
+
+  const run = lifecycle.run();
+  await listenerFailed;
+  await lifecycle.stop();
+  await run;
+
+  t.deepEqual(
+    entries.map(({ message, error }) => [message, error]),
+    [
+      ['lifecycle hook failed', entries[0]?.error],
+      ['hookError listener failed', listenerFailure],
+    ],
+  );
+});
+
+test('a pool whose logger throws while logging a crash crashes with that failure and the crash', async (t) => {
   const failure = new Error('log transport down');
   const pool = new Pool({ name: 'app', logger: loggerFailingOnError(failure) });
-  const broken = pool.add(new ControlledService('broken'));
+  const broken = new ControlledService('broken');
   const healthy = new ControlledService('healthy');
+  pool.add(broken);
   pool.add(healthy);
-  broken.onRunning(() => {
-    throw new Error('hook failed');
-  });
   const lifecycle = new Lifecycle(pool);
+  const ended = lifecycle.run().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
-  const error = await t.throwsAsync(lifecycle.run(), { instanceOf: ServicesCrashedError });
+  broken.crash();
+  const error = await ended;
 
-  // The pool's own logging of the crash hits the broken logger too: both failures are reported.
-  t.is(error.message, '2 failures: log transport down, "broken" crashed');
+  t.true(error instanceof ServicesCrashedError);
+  const crash = error as ServicesCrashedError;
+  t.is(crash.message, '2 failures: log transport down, "broken" crashed');
   t.deepEqual(
-    error.errors.map((each) => [each.message, each.cause]),
+    crash.errors.map((each) => [each.message, each.cause]),
     [
       ['log transport down', undefined],
-      ['Service "broken" crashed: log transport down', failure],
+      ['Service "broken" crashed: broken failed', broken.error],
     ],
   );
   t.is(healthy.lifecycle.state, 'stopped');
+});
+
+test('a service that throws a value String() cannot convert still crashes with NonErrorThrownError', async (t) => {
+  const value: unknown = Object.create(null);
+  const lifecycle = new Lifecycle({
+    name: 'odd',
+    runWithLifecycle: () => {
+      throw value;
+    },
+  });
+
+  const error = await t.throwsAsync(lifecycle.run(), { instanceOf: NonErrorThrownError });
+
+  t.is(error.message, 'Service "odd" failed with a value that is not an Error: an object (Object)');
+  t.is(error.cause, value);
+  t.is(lifecycle.state, 'crashed');
+});
+
+test('stop() rejects a timeout longer than setTimeout can wait with a TypeError', async (t) => {
+  const lifecycle = new Lifecycle(new ControlledService('worker'));
+  const run = lifecycle.run();
+
+  t.throws(() => lifecycle.stop({ timeout: 2 ** 31 }), {
+    instanceOf: TypeError,
+    message:
+      'Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `2147483648` (number)',
+  });
+  t.false(lifecycle.signal.aborted, 'the rejected call changed nothing');
+
+  await lifecycle.stop({ timeout: 2 ** 31 - 1 });
+  await run;
+});
+
+test('pool.lifecycles is a frozen snapshot: the children change only through add()', (t) => {
+  const pool = new Pool();
+  const first = pool.add(new ControlledService('first'));
+  const before = pool.lifecycles;
+
+  t.true(Object.isFrozen(before));
+  t.throws(() => (before as Lifecycle[]).push(first), { instanceOf: TypeError });
+
+  const second = pool.add(new ControlledService('second'));
+  t.deepEqual(before, [first]);
+  t.deepEqual(pool.lifecycles, [first, second]);
+  t.is(pool.lifecycles, pool.lifecycles, 'the snapshot is reused until the next add()');
 });

@@ -302,3 +302,51 @@ test("isLevelEnabled asks a plain logger's own isLevelEnabled method, bound to t
     [logger, 'debug'],
   ]);
 });
+
+test('the pretty format follows the cause chain and the errors of an aggregate', async (t) => {
+  const { logger, until } = record({ format: 'pretty' });
+  const root = new Error('connection refused');
+  const crash = new Error('database unreachable', { cause: root });
+  const aggregate = new AggregateError([crash, 'not an error'], '2 failures');
+  logger.error('service crashed', { service: 'app', error: aggregate });
+
+  const text = await until((written) => written.includes('caused by: Error: connection refused'));
+  const lines = text.split('\n');
+  t.is(lines[1], 'AggregateError: 2 failures');
+  t.true(lines.includes('    Error: database unreachable'));
+  t.true(lines.includes('    caused by: Error: connection refused'));
+  t.true(lines.includes('    not an error'));
+});
+
+test('the pretty format writes an Error that is not the error field as name: message', async (t) => {
+  const { logger, lines } = record({ format: 'pretty' });
+  logger.info('retrying', { last: new TypeError('bad input'), attempts: 2n, callback: () => 1 });
+
+  const [line] = await lines(1);
+  t.regex(
+    line ?? '',
+    /retrying last=TypeError: bad input attempts=`2` \(bigint\) callback=a function$/,
+  );
+});
+
+test('the json format keeps the errors of an aggregate and a cause that is not an Error', async (t) => {
+  const { logger, lines } = record({ format: 'json' });
+  const inner = new Error('web failed');
+  logger.error('pool crashed', { error: new AggregateError([inner], '1 failure', { cause: 42 }) });
+
+  const [line] = await lines(1);
+  const { error } = JSON.parse(line ?? '{}') as { error: Record<string, unknown> };
+  t.is(error.message, '1 failure');
+  t.is(error.cause, 42);
+  t.deepEqual(
+    (error.errors as Record<string, unknown>[]).map(({ name, message }) => ({ name, message })),
+    [{ name: 'Error', message: 'web failed' }],
+  );
+});
+
+test('createLogger throws a TypeError naming options.stream when it is not writable', (t) => {
+  t.throws(() => createLogger({ stream: 42 as never }), {
+    instanceOf: TypeError,
+    message: 'Expected `options.stream` to be a writable stream, got `42` (number)',
+  });
+});

@@ -355,18 +355,29 @@ test.serial('handleSignals rejects bad arguments with a TypeError and adds no li
     [new Pool(), {}, /`lifecycle` to be a Lifecycle, got an object \(Pool\)/],
     [undefined, {}, /`lifecycle` to be a Lifecycle, got `undefined`/],
     [lifecycle, null, /`options` to be an object, got `null`/],
-    [lifecycle, { signals: [] }, /`options\.signals` to be a non-empty array of signal names/],
+    [
+      lifecycle,
+      { signals: [] },
+      /`options\.signals` to be a non-empty array of catchable signal names/,
+    ],
     [lifecycle, { signals: ['SIGNOPE'] }, /`options\.signals`.*, got an object \(Array\)/],
     [lifecycle, { signals: 'SIGTERM' }, /`options\.signals`.*, got `"SIGTERM"` \(string\)/],
     [lifecycle, { signals: ['SIGTERM', 15] }, /`options\.signals`/],
+    [lifecycle, { signals: ['SIGINT', 'SIGKILL'] }, /`options\.signals`/],
+    [lifecycle, { signals: ['SIGSTOP'] }, /`options\.signals`/],
     [
       lifecycle,
       { timeout: -1 },
-      /`options\.timeout` to be a number of milliseconds >= 0, got `-1`/,
+      /`options\.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `-1`/,
     ],
     [lifecycle, { timeout: Number.NaN }, /`options\.timeout`.*, got `NaN` \(number\)/],
     [lifecycle, { timeout: '10' }, /`options\.timeout`/],
-    [lifecycle, { grace: -1 }, /`options\.grace` to be a number of milliseconds >= 0, got `-1`/],
+    [lifecycle, { timeout: 2 ** 31 }, /`options\.timeout`.*, got `2147483648` \(number\)/],
+    [
+      lifecycle,
+      { grace: -1 },
+      /`options\.grace` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `-1`/,
+    ],
     [lifecycle, { exit: 'process.exit' }, /`options\.exit` to be a function/],
     [lifecycle, { logger: console.log }, /`options\.logger`/],
     [lifecycle, { clock: {} }, /`options\.clock`/],
@@ -510,3 +521,33 @@ test('with signals: [SIGUSR2], SIGTERM is left to its default and kills the prog
   t.deepEqual(await program.exited(), { code: null, signal: 'SIGTERM' });
   t.false(program.logs.some((line) => line.message === 'received signal, stopping'));
 });
+
+test.serial(
+  'the returned function cancels a pending forced exit; a stop under way no longer exits',
+  async (t) => {
+    const service = new ControlledService('web', { whenAsked: 'ignore' });
+    const lifecycle = new Lifecycle(service);
+    const handlerClock = fakeClock();
+    const recorder = exitRecorder();
+    const dispose = handleSignals(lifecycle, {
+      signals: ['SIGUSR2'],
+      timeout: 100,
+      grace: 50,
+      clock: handlerClock.clock,
+      exit: recorder.exit,
+    });
+    t.teardown(dispose);
+    const { done } = await runInBackground(lifecycle, service);
+    await sendSignal();
+    t.is(handlerClock.pending(), 1);
+
+    dispose();
+    t.is(handlerClock.pending(), 0);
+    await handlerClock.fake.tickAsync(150);
+    service.finish();
+    await done;
+
+    t.deepEqual(recorder.codes, []);
+    t.is(lifecycle.state, 'stopped');
+  },
+);

@@ -1,9 +1,9 @@
 /**
- * An abort flag whose `AbortSignal` is only built when someone asks for it: creating a signal
+ * An `AbortController` whose signal is only built when someone asks for it: creating a signal
  * costs about 3.5 µs and 768 bytes on Node 20, and most services in a large pool never read
  * theirs.
  */
-export class LazyAbortSignal {
+export class LazyAbortController {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
