@@ -169,7 +169,8 @@ export class Lifecycle<S extends Service = Service> {
    * repeated; an earlier deadline wins.
    * @returns a promise of the final state (`'stopped'` or `'crashed'`); it never rejects, and
    * resolves at once when no run is in progress.
-   * @throws {TypeError} when `timeout` is not a number >= 0 or `signal` not an `AbortSignal`.
+   * @throws {TypeError} when `timeout` is not a number of ms from 0 to 2,147,483,647 (or
+   * `Infinity`), or `signal` is not an `AbortSignal`.
    */
   stop(options: StopOptions = {}): Promise<State> {
     assertObject(options, 'options');

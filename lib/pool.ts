@@ -51,7 +51,11 @@ export class Pool implements Service {
   #snapshot: readonly Lifecycle[] | undefined;
   #run: PoolRun | undefined;
 
-  /** @throws {TypeError} when `name` is not a non-empty string or `logger` not a logger. */
+  /**
+   * An empty pool; add children with {@link Pool.add}, then run it with a {@link Lifecycle} or
+   * add it to another pool.
+   * @throws {TypeError} when `name` is not a non-empty string, or `logger` or `clock` is malformed.
+   */
   constructor(options: PoolOptions = {}) {
     assertObject(options, 'options');
     const { name = 'pool', logger = silentLogger, clock = systemClock } = options;
