@@ -104,7 +104,9 @@ export class Hooks {
     extra?: unknown,
   ): void {
     if (this.#emitter.listenerCount(event) === 0) return;
-    const outer = [currentHooks, currentEvent, currentPending] as const;
+    const outerHooks = currentHooks;
+    const outerEvent = currentEvent;
+    const outerPending = currentPending;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the emission's sink, restored below
     currentHooks = this;
     currentEvent = event;
@@ -113,7 +115,9 @@ export class Hooks {
       if (extra === undefined) this.#emitter.emit(event, service, lifecycle);
       else this.#emitter.emit(event, service, lifecycle, extra);
     } finally {
-      [currentHooks, currentEvent, currentPending] = outer;
+      currentHooks = outerHooks;
+      currentEvent = outerEvent;
+      currentPending = outerPending;
     }
   }
 
