@@ -22,10 +22,15 @@ export interface LifecycleEvents<S extends Service = Service> {
 
 type Hook = (...args: unknown[]) => unknown;
 
+/** Where a run keeps the promises its hooks return; the list is created by the first one. */
+export interface HookPromises {
+  hookPromises: Promise<unknown>[] | undefined;
+}
+
 /** Where the hooks of one emission report: set for the duration of `emit` and `report`. */
 let currentHooks: Hooks | undefined;
 let currentEvent: HookEvent = 'stateChange';
-let currentPending: Promise<unknown>[] | undefined;
+let currentPending: HookPromises | undefined;
 
 /**
  * Every hook is registered as `invokeHook` with the user's function as the listener's context,
@@ -37,7 +42,9 @@ function invokeHook(this: Hook, ...args: unknown[]): void {
   const event = currentEvent;
   try {
     const result = this(...args);
-    if (isThenable(result)) currentPending?.push(hooks.guard(result, event));
+    if (isThenable(result) && currentPending) {
+      (currentPending.hookPromises ??= []).push(hooks.guard(result, event));
+    }
   } catch (error) {
     hooks.report(error, event);
   }
@@ -81,6 +88,11 @@ export class Hooks {
     this.#service = service;
   }
 
+  /** Whether `event` has listeners, so a caller can skip building its arguments. */
+  listens(event: HookEvent): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
   add(event: keyof LifecycleEvents, listener: Hook, once: boolean): void {
     if (once) this.#emitter.once(event, invokerOf(event), listener);
     else this.#emitter.on(event, invokerOf(event), listener);
@@ -94,16 +106,16 @@ export class Hooks {
 
   /**
    * Calls the listeners of `event` in the order they were added; each promise they return is
-   * pushed (already guarded against rejection) to `pending`.
+   * added (already guarded against rejection) to `pending.hookPromises`.
    */
   emit(
-    pending: Promise<unknown>[],
+    pending: HookPromises,
     event: HookEvent,
     service: Service,
     lifecycle: Lifecycle,
     extra?: unknown,
   ): void {
-    if (this.#emitter.listenerCount(event) === 0) return;
+    if (!this.listens(event)) return;
     const outerHooks = currentHooks;
     const outerEvent = currentEvent;
     const outerPending = currentPending;

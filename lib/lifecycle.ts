@@ -180,7 +180,7 @@ export class Lifecycle<S extends Service = Service> {
     const run = this.#run;
     if (!run.active) return run.settled ? Promise.resolve(this.#state) : run.whenEnded();
     if (!run.stop.aborted) run.requestStop(stopRequestedReason());
-    if (timeout !== undefined && timeout !== Infinity) run.expireIn(timeout);
+    if (timeout !== undefined) run.expireIn(timeout);
     if (signal !== undefined) run.expireWith(signal);
     return run.whenEnded();
   }
@@ -287,21 +287,24 @@ export class Lifecycle<S extends Service = Service> {
   }
 
   #emitHooks(hooks: Hooks, run: Run, state: State): void {
-    const pending = (run.hookPromises ??= []);
     const self = this as Lifecycle;
-    const extra =
-      state === 'stopping' ? run.shutdown.signal : state === 'crashed' ? this.#error : undefined;
     this.#emitting = true;
     try {
-      hooks.emit(pending, 'stateChange', this.service, self, state);
-      hooks.emit(pending, state, this.service, self, extra);
+      hooks.emit(run, 'stateChange', this.service, self, state);
+      // Only built when heard: reading shutdownSignal creates its AbortController.
+      if (hooks.listens(state)) hooks.emit(run, state, this.service, self, this.#extra(run, state));
     } finally {
       this.#emitting = false;
     }
   }
 
+  /** The argument a state's own hooks get after the service and the lifecycle. */
+  #extra(run: Run, state: State): unknown {
+    if (state === 'stopping') return run.shutdown.signal;
+    return state === 'crashed' ? this.#error : undefined;
+  }
+
   #start(run: Run): void {
-    if (!run.active) return; // ended by an internal failure before it began
     this.#error = undefined;
     let result: unknown;
     try {

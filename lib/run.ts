@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { defer, type Deferred } from './deferred.js';
 import { LazyAbortController } from './lazy-abort-controller.js';
+import type { HookPromises } from './hooks.js';
 import type { Lifecycle } from './lifecycle.js';
 import { enqueue, type Step } from './propagation.js';
 import type { State } from './state.js';
@@ -68,7 +69,7 @@ function deadlinePassedReason(): DOMException {
  * One run of a lifecycle: its stop request, its shutdown deadline, the promises of its hooks
  * and whoever waits for its end. A new run starts from scratch, so nothing leaks between runs.
  */
-export class Run {
+export class Run implements HookPromises {
   /**
    * `active` from `run()` until the final transition, `ending` while that transition's hooks'
    * promises settle, `settled` after (the run before the first one is settled).
@@ -117,7 +118,7 @@ export class Run {
     }
   }
 
-  /** Sets the deadline `ms` from now, unless an earlier one is already set. */
+  /** Sets the deadline `ms` from now, unless an earlier one is already set (so never for Infinity). */
   expireIn(ms: number): void {
     if (this.shutdown.aborted) return;
     if (ms === 0) {
