@@ -1,0 +1,19 @@
+/** Every measurement the bench makes, by key: each runs in a fresh Node process. */
+import { flat, hooks, memory, nestedChain, tree, type Scenario } from './scenarios.js';
+
+export const catalogue = {
+  'S1 flat 1k': () => flat(1_000),
+  'S1 flat 10k': () => flat(10_000),
+  'S1 flat 100k': () => flat(100_000),
+  'S2 memory 100k': () => memory(100_000),
+  'S3 hooks 100k cycles': () => hooks(100_000),
+  'S4 tree 9x4': () => tree(9, 4),
+  'S4 chain 1,000': () => nestedChain(1_000, true),
+  'S4 chain 10,000': () => nestedChain(10_000, false),
+} satisfies Record<string, () => Scenario>;
+
+export type ScenarioKey = keyof typeof catalogue;
+
+export function isScenarioKey(key: string): key is ScenarioKey {
+  return Object.hasOwn(catalogue, key);
+}
