@@ -12,6 +12,11 @@ export class LazyAbortController {
     return this.#aborted;
   }
 
+  /** Whether the signal has been built (someone holds it). */
+  get created(): boolean {
+    return this.#controller !== undefined;
+  }
+
   get signal(): AbortSignal {
     this.#controller ??= this.#createController();
     return this.#controller.signal;

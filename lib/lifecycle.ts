@@ -39,14 +39,19 @@ export interface LifecycleOptions {
 
 /** What the composite services in this package (pools) may do with lifecycles beyond the public API. */
 export interface LifecycleInternals {
-  /** Starts a run of `child` owned by `supervisor`; returns false if `child` is already running. */
-  startChild(child: Lifecycle, supervisor: Supervisor): boolean;
+  /**
+   * Starts a run of `child` owned by `supervisor`, whose own lifecycle is `parent`; returns false
+   * if `child` is already running.
+   */
+  startChild(child: Lifecycle, supervisor: Supervisor, parent: Lifecycle): boolean;
   /** Asks a child to stop, without a deadline of its own, if `supervisor` runs it. */
   stopChild(child: Lifecycle, supervisor: Supervisor, reason: unknown): void;
   /** Passes a deadline on, if `supervisor` runs the child: its `shutdownSignal` aborts. */
   expireChild(child: Lifecycle, supervisor: Supervisor, reason: unknown): void;
   /** Tells `observer` when `lifecycle` is asked to stop or hits its deadline, for this run. */
   observeStops(lifecycle: Lifecycle, observer: StopObserver): void;
+  /** `lifecycle.stopping()` for a composite that does not need the shutdown signal built. */
+  reportStopping(lifecycle: Lifecycle): void;
 }
 
 /** Lifecycle operations for the composite services of this package; set by Lifecycle's static block. */
@@ -80,7 +85,9 @@ export class Lifecycle<S extends Service = Service> {
   readonly service: S;
   #state: State = 'stopped';
   #error: Error | undefined;
-  #run: Run;
+  // Built by the first run() (or the first read of a signal): most lifecycles are created by a
+  // pool and run at once, so building an idle run first would be wasted.
+  #run: Run | undefined;
   #hooks: Hooks | undefined;
   // True while this lifecycle's hooks run: a transition they request waits until they are done,
   // so every hook sees the state it was registered for.
@@ -103,7 +110,6 @@ export class Lifecycle<S extends Service = Service> {
     this.service = service;
     this.#logger = logger;
     this.#clock = clock;
-    this.#run = new Run(this, clock, undefined, false);
   }
 
   /** The service's name. */
@@ -123,17 +129,17 @@ export class Lifecycle<S extends Service = Service> {
 
   /** Aborts when a stop is requested; a new signal for every run. */
   get signal(): AbortSignal {
-    return this.#run.stop.signal;
+    return this.#current().stop.signal;
   }
 
   /** Aborts at the shutdown deadline; never before a stop is requested. New for every run. */
   get shutdownSignal(): AbortSignal {
-    return this.#run.shutdown.signal;
+    return this.#current().shutdownSignal;
   }
 
   /** Whether a stop has been requested: the same as `signal.aborted`. */
   shouldStop(): boolean {
-    return this.#run.stop.aborted;
+    return this.#run?.stop.aborted ?? false;
   }
 
   /** Called by the service once it can do its job: `starting → running`. Ignored in any other state. */
@@ -157,8 +163,8 @@ export class Lifecycle<S extends Service = Service> {
    * and rejects with the crash error (`ERR_OVERSEER_ALREADY_RUNNING` if a run is in progress).
    */
   run(): Promise<void> {
-    if (this.#run.active) return Promise.reject(new AlreadyRunningError(this.service.name));
-    const run = this.#begin(undefined);
+    if (this.#run?.active) return Promise.reject(new AlreadyRunningError(this.service.name));
+    const run = this.#begin(undefined, undefined);
     const done = run.whenDone();
     this.#schedule(startStep, run, undefined);
     return done;
@@ -178,7 +184,7 @@ export class Lifecycle<S extends Service = Service> {
     if (timeout !== undefined) assertDuration(timeout, 'options.timeout');
     if (signal !== undefined) assertAbortSignal(signal, 'options.signal');
     const run = this.#run;
-    if (!run.active) return run.settled ? Promise.resolve(this.#state) : run.whenEnded();
+    if (!run?.active) return run?.settled === false ? run.whenEnded() : Promise.resolve(this.#state);
     if (!run.stop.aborted) run.requestStop(stopRequestedReason());
     if (timeout !== undefined) run.expireIn(timeout);
     if (signal !== undefined) run.expireWith(signal);
@@ -192,7 +198,7 @@ export class Lifecycle<S extends Service = Service> {
    */
   wait(): Promise<void> {
     const run = this.#run;
-    if (!run.settled) return run.whenDone();
+    if (run?.settled === false) return run.whenDone();
     const error = this.#state === 'crashed' ? this.#error : undefined;
     return error === undefined ? Promise.resolve() : Promise.reject(error);
   }
@@ -260,10 +266,15 @@ export class Lifecycle<S extends Service = Service> {
     return this;
   }
 
-  #begin(owner: Supervisor | undefined): Run {
-    const run = new Run(this, this.#clock, owner);
+  #begin(owner: Supervisor | undefined, parent: Run | undefined): Run {
+    const run = new Run(this, this.#clock, owner, parent);
     this.#run = run;
     return run;
+  }
+
+  /** The current run; before the first run, an idle one that only holds the signals. */
+  #current(): Run {
+    return (this.#run ??= new Run(this, this.#clock, undefined, undefined, false));
   }
 
   #transition(state: State): void {
@@ -280,7 +291,7 @@ export class Lifecycle<S extends Service = Service> {
   #apply(state: State): boolean {
     if (!canTransition(this.#state, state)) return false;
     this.#state = state;
-    const run = this.#run;
+    const run = this.#current();
     if (this.#hooks) this.#emitHooks(this.#hooks, run, state);
     if (run.owner) enqueue(childChangedStep, run.owner, this as Lifecycle, state);
     return true;
@@ -300,7 +311,7 @@ export class Lifecycle<S extends Service = Service> {
 
   /** The argument a state's own hooks get after the service and the lifecycle. */
   #extra(run: Run, state: State): unknown {
-    if (state === 'stopping') return run.shutdown.signal;
+    if (state === 'stopping') return run.shutdownSignal;
     return state === 'crashed' ? this.#error : undefined;
   }
 
@@ -346,7 +357,7 @@ export class Lifecycle<S extends Service = Service> {
    */
   #fail(error: Error): void {
     const run = this.#run;
-    if (!run.active) {
+    if (!run?.active) {
       this.#logger.error('lifecycle failed after its run ended', { service: this.name, error });
       return;
     }
@@ -377,22 +388,25 @@ export class Lifecycle<S extends Service = Service> {
       fail,
     };
     internals = {
-      startChild: (child, supervisor) => {
-        if (child.#run.active) return false;
-        enqueue(startStep, child, child.#begin(supervisor), undefined);
+      startChild: (child, supervisor, parent) => {
+        if (child.#run?.active) return false;
+        enqueue(startStep, child, child.#begin(supervisor, parent.#run), undefined);
         return true;
       },
       // A run the supervisor did not start (the user ran the child by hand) is not its to stop.
       stopChild: (child, supervisor, reason) => {
         const run = child.#run;
-        if (run.active && run.owner === supervisor) run.requestStop(reason);
+        if (run?.active && run.owner === supervisor) run.requestStop(reason, true);
       },
       expireChild: (child, supervisor, reason) => {
         const run = child.#run;
-        if (run.active && run.owner === supervisor) run.expire(reason);
+        if (run?.active && run.owner === supervisor) run.expire(reason, true);
       },
       observeStops: (lifecycle, observer) => {
-        lifecycle.#run.stopObserver = observer;
+        lifecycle.#current().stopObserver = observer;
+      },
+      reportStopping: (lifecycle) => {
+        lifecycle.#transition('stopping');
       },
     };
   }

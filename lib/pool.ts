@@ -172,14 +172,14 @@ class PoolRun implements Supervisor, StopObserver {
   }
 
   #startChild(child: Lifecycle): void {
-    if (internals.startChild(child, this)) this.#started++;
+    if (internals.startChild(child, this, this.#lifecycle)) this.#started++;
     else this.fail(new AlreadyRunningError(child.name));
   }
 
   #drain(reason: unknown): void {
     if (this.#draining) return;
     this.#draining = true;
-    this.#lifecycle.stopping();
+    internals.reportStopping(this.#lifecycle);
     // The pool's deadline cannot have passed yet: a stop request always reaches the pool first.
     for (const child of this.#children) internals.stopChild(child, this, reason);
     this.#finishIfDone();

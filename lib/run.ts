@@ -83,6 +83,8 @@ export class Run implements HookPromises {
   failure: Error | undefined;
   /** The pool running this lifecycle as a child, if any. */
   readonly owner: Supervisor | undefined;
+  /** The owner's own run, whose shutdown deadline this run follows. */
+  readonly parent: Run | undefined;
   /** The composite service of this lifecycle, while it runs. */
   stopObserver: StopObserver | undefined;
   /** Promises returned by hooks during this run, already guarded against rejection. */
@@ -93,13 +95,25 @@ export class Run implements HookPromises {
   #deadlineAt = Infinity;
   #timer: unknown;
   #callerSignals: AbortSignal[] | undefined;
+  // A deadline set on this run itself (a timeout, a caller's signal, an internal failure), as
+  // opposed to the one its owner passes down.
+  #ownDeadline = false;
+  // Whether the owner asked this run to stop before anyone else did.
+  #stoppedByOwner = false;
   #done: Deferred<void> | undefined;
   #ended: Deferred<State> | undefined;
 
-  constructor(lifecycle: Lifecycle, clock: Clock, owner: Supervisor | undefined, active = true) {
+  constructor(
+    lifecycle: Lifecycle,
+    clock: Clock,
+    owner: Supervisor | undefined,
+    parent: Run | undefined,
+    active = true,
+  ) {
     this.#lifecycle = lifecycle;
     this.#clock = clock;
     this.owner = owner;
+    this.parent = parent;
     this.phase = active ? 'active' : 'settled';
   }
 
@@ -111,11 +125,33 @@ export class Run implements HookPromises {
     return this.phase === 'settled';
   }
 
-  /** Aborts `signal` (once) and tells the composite service. */
-  requestStop(reason: unknown): void {
-    if (this.stop.abort(reason) && this.stopObserver) {
-      enqueue(stopRequestedStep, this.stopObserver, reason, undefined);
-    }
+  /**
+   * `lifecycle.shutdownSignal`. A run its owner is stopping, with no deadline of its own, ends
+   * at its owner's deadline, so it hands out its owner's signal rather than building one (3.5 µs
+   * and 768 bytes, for every child of a pool that reports `stopping`). Once the run gets a
+   * deadline of its own, it hands out its own signal, which also aborts at the owner's deadline.
+   */
+  get shutdownSignal(): AbortSignal {
+    return this.#followsParent() ? this.parent!.shutdown.signal : this.shutdown.signal;
+  }
+
+  #followsParent(): boolean {
+    return (
+      this.parent !== undefined &&
+      this.#stoppedByOwner &&
+      !this.#ownDeadline &&
+      !this.shutdown.created
+    );
+  }
+
+  /**
+   * Aborts `signal` (once) and tells the composite service.
+   * @param byOwner true when the owner asks (it is stopping all its children).
+   */
+  requestStop(reason: unknown, byOwner = false): void {
+    if (!this.stop.abort(reason)) return;
+    this.#stoppedByOwner = byOwner;
+    if (this.stopObserver) enqueue(stopRequestedStep, this.stopObserver, reason, undefined);
   }
 
   /** Sets the deadline `ms` from now, unless an earlier one is already set (so never for Infinity). */
@@ -127,6 +163,7 @@ export class Run implements HookPromises {
     }
     const at = this.#clock.now() + ms;
     if (at >= this.#deadlineAt) return;
+    this.#ownDeadline = true;
     this.#clearTimer();
     this.#deadlineAt = at;
     this.#timer = this.#clock.setTimeout(() => {
@@ -142,12 +179,17 @@ export class Run implements HookPromises {
       this.expire(signal.reason);
       return;
     }
+    this.#ownDeadline = true;
     signal.addEventListener('abort', this, { once: true });
     (this.#callerSignals ??= []).push(signal);
   }
 
-  /** The deadline is reached: aborts `shutdownSignal` (once) and tells the composite service. */
-  expire(reason: unknown): void {
+  /**
+   * The deadline is reached: aborts `shutdownSignal` (once) and tells the composite service.
+   * @param fromOwner true when it is the owner's deadline, passed down.
+   */
+  expire(reason: unknown, fromOwner = false): void {
+    if (!fromOwner) this.#ownDeadline = true;
     this.requestStop(reason);
     if (!this.shutdown.abort(reason)) return;
     this.#clearTimer();
@@ -164,7 +206,8 @@ export class Run implements HookPromises {
     this.phase = 'ending';
     this.stopObserver = undefined;
     this.#clearTimer();
-    for (const signal of this.#callerSignals ?? []) signal.removeEventListener('abort', this);
+    if (this.#callerSignals === undefined) return;
+    for (const signal of this.#callerSignals) signal.removeEventListener('abort', this);
     this.#callerSignals = undefined;
   }
 
