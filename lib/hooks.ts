@@ -37,11 +37,12 @@ let currentPending: HookPromises | undefined;
  * so eventemitter3 keeps handling `on`/`once`/`off` while each call is isolated: eventemitter3
  * lets a throwing listener throw into `emit` (skipping the rest) and ignores returned promises.
  */
-function invokeHook(this: Hook, ...args: unknown[]): void {
+function invokeHook(this: Hook, service: unknown, lifecycle: unknown, extra: unknown): void {
   const hooks = currentHooks as Hooks;
   const event = currentEvent;
   try {
-    const result = this(...args);
+    // Fixed parameters, not a rest array: this runs for every hook at every transition.
+    const result = extra === undefined ? this(service, lifecycle) : this(service, lifecycle, extra);
     if (isThenable(result) && currentPending) {
       (currentPending.hookPromises ??= []).push(hooks.guard(result, event));
     }

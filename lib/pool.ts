@@ -8,7 +8,8 @@ import {
 } from './errors.js';
 import { internals, Lifecycle } from './lifecycle.js';
 import { isLevelEnabled, silentLogger, type Logger } from './logger.js';
-import { stopRequestedReason, type StopObserver, type Supervisor } from './run.js';
+import { stopRequestedReason } from './run.js';
+import type { StopObserver, Supervisor } from './supervisor.js';
 import { assertService, type Service } from './service.js';
 import type { State } from './state.js';
 import { assertClock, assertLogger, assertName, assertObject, invalid } from './validate.js';
@@ -135,6 +136,15 @@ class PoolRun implements Supervisor, StopObserver {
       }
     }
     return this.#done.promise;
+  }
+
+  hears(state: State): boolean {
+    if (state === 'running' || state === 'crashed') return true;
+    try {
+      return isLevelEnabled(this.#logger, 'info');
+    } catch {
+      return true; // the logger is broken: let the log call itself fail, in the pool's reaction
+    }
   }
 
   childChanged(child: Lifecycle, state: State): void {

@@ -1,0 +1,67 @@
+import type { Clock } from './clock.js';
+
+/** The reason `shutdownSignal` aborts with when a `stop({ timeout })` deadline passes. */
+export function deadlinePassedReason(): DOMException {
+  return new DOMException('The shutdown deadline passed', 'TimeoutError');
+}
+
+/**
+ * The shutdown deadline a caller set on one run: the earliest timeout, and the signals passed to
+ * `stop({ signal })`. Built only when a caller sets one, which most runs never do.
+ */
+export class Deadline {
+  readonly #clock: Clock;
+  readonly #expire: (reason: unknown) => void;
+  #at = Infinity;
+  #timer: unknown;
+  #signals: AbortSignal[] | undefined;
+
+  /** @param expire called once the deadline passes, with the reason to abort with. */
+  constructor(clock: Clock, expire: (reason: unknown) => void) {
+    this.#clock = clock;
+    this.#expire = expire;
+  }
+
+  /** Expires `ms` from now, unless an earlier expiry is already set; returns whether it set one. */
+  expireIn(ms: number): boolean {
+    const at = this.#clock.now() + ms;
+    if (at >= this.#at) return false;
+    this.#clearTimer();
+    this.#at = at;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#expire(deadlinePassedReason());
+    }, ms);
+    return true;
+  }
+
+  /** Expires when `signal` (not yet aborted) aborts. */
+  expireWith(signal: AbortSignal): void {
+    signal.addEventListener('abort', this, { once: true });
+    (this.#signals ??= []).push(signal);
+  }
+
+  /** A signal passed to `stop({ signal })` aborted. */
+  handleEvent(event: Event): void {
+    this.#expire((event.target as AbortSignal).reason);
+  }
+
+  /** The deadline has passed, one way or another: the timer has nothing left to do. */
+  passed(): void {
+    this.#clearTimer();
+  }
+
+  /** Drops the timer and every listener put on a caller's signal. */
+  release(): void {
+    this.#clearTimer();
+    if (this.#signals === undefined) return;
+    for (const signal of this.#signals) signal.removeEventListener('abort', this);
+    this.#signals = undefined;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
