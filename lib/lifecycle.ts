@@ -180,7 +180,8 @@ export class Lifecycle<S extends Service = Service> {
     if (timeout !== undefined) assertDuration(timeout, 'options.timeout');
     if (signal !== undefined) assertAbortSignal(signal, 'options.signal');
     const run = this.#run;
-    if (!run?.active) return run?.settled === false ? run.whenEnded() : Promise.resolve(this.#state);
+    if (!run?.active)
+      return run?.settled === false ? run.whenEnded() : Promise.resolve(this.#state);
     if (!run.stopRequested) run.requestStop(stopRequestedReason());
     if (timeout !== undefined) run.expireIn(timeout, this.#clock);
     if (signal !== undefined) run.expireWith(signal, this.#clock);
