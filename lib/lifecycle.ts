@@ -35,8 +35,9 @@ export interface LifecycleOptions {
 /** What the composite services in this package (pools) may do with lifecycles beyond the public API. */
 export interface LifecycleInternals {
   /**
-   * Starts a run of `child` owned by `supervisor`, whose own lifecycle is `parent`; returns false
-   * if `child` is already running.
+   * Starts a run of `child` owned by `supervisor`, whose own lifecycle is `parent`, at once (call
+   * it from a step, so that nested composites do not grow the stack); returns false if `child`
+   * is already running.
    */
   startChild(child: Lifecycle, supervisor: Supervisor, parent: Lifecycle): boolean;
   /** Asks a child to stop, without a deadline of its own, if `supervisor` runs it. */
@@ -411,7 +412,7 @@ export class Lifecycle<S extends Service = Service> {
     internals = {
       startChild: (child, supervisor, parent) => {
         if (child.#run?.active) return false;
-        enqueue(startStep, child, child.#begin(supervisor, parent.#run), undefined);
+        runNow(startStep, child, child.#begin(supervisor, parent.#run), undefined);
         return true;
       },
       // A run the supervisor did not start (the user ran the child by hand) is not its to stop.

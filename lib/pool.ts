@@ -6,9 +6,10 @@ import {
   ServiceCrashedError,
   ServicesCrashedError,
 } from './errors.js';
-import { internals, Lifecycle } from './lifecycle.js';
+import { internals, Lifecycle, type LifecycleOptions } from './lifecycle.js';
 import { isLevelEnabled, silentLogger, type Logger } from './logger.js';
 import { stopRequestedReason } from './run.js';
+import { enqueue, type Step } from './propagation.js';
 import type { StopObserver, Supervisor } from './supervisor.js';
 import { assertService, type Service } from './service.js';
 import type { State } from './state.js';
@@ -45,7 +46,8 @@ export class Pool implements Service {
   /** The pool's name. */
   readonly name: string;
   readonly #logger: Logger;
-  readonly #clock: Clock;
+  // The options of every child's lifecycle: one object, not one per add().
+  readonly #childOptions: LifecycleOptions;
   readonly #children: Lifecycle[] = [];
   // A frozen copy, rebuilt on demand after add(): handed out, and kept by each run, so nobody
   // can change the children of a pool behind add()'s back.
@@ -65,7 +67,7 @@ export class Pool implements Service {
     assertClock(clock, 'options.clock');
     this.name = name;
     this.#logger = logger;
-    this.#clock = clock;
+    this.#childOptions = Object.freeze({ logger, clock });
   }
 
   /** The children's lifecycles, in the order they were added. */
@@ -82,7 +84,7 @@ export class Pool implements Service {
   add<S extends Service>(service: S): Lifecycle<S> {
     assertService(service, 'service');
     if (this.#run) throw new AddWhileRunningError(this.name, service.name);
-    const lifecycle = new Lifecycle(service, { logger: this.#logger, clock: this.#clock });
+    const lifecycle = new Lifecycle(service, this.#childOptions);
     this.#children.push(lifecycle);
     this.#snapshot = undefined;
     return lifecycle;
@@ -129,13 +131,17 @@ class PoolRun implements Supervisor, StopObserver {
     // Asked to stop before it began (say, by an onStarting hook): start no child at all.
     if (this.#lifecycle.shouldStop()) this.#drain(this.#lifecycle.signal.reason);
     else if (this.#children.length === 0) this.#lifecycle.running();
-    else {
-      for (const child of this.#children) {
-        if (this.#draining) break; // a child could not start: start no more
-        this.#startChild(child);
-      }
-    }
+    // One step starts every child: a child that is a pool starts its own children in a step of
+    // its own, so the stack does not grow with the depth of the tree.
+    else enqueue(startChildrenStep, this, undefined, undefined);
     return this.#done.promise;
+  }
+
+  startChildren(): void {
+    for (const child of this.#children) {
+      if (this.#draining) break; // a child could not start, or a stop came first: start no more
+      this.#startChild(child);
+    }
   }
 
   hears(state: State): boolean {
@@ -217,6 +223,15 @@ class PoolRun implements Supervisor, StopObserver {
     }
   }
 }
+
+const startChildrenStep: Step<PoolRun, undefined, undefined> = {
+  run: (pool) => {
+    pool.startChildren();
+  },
+  fail: (pool, error) => {
+    pool.fail(error);
+  },
+};
 
 function childEndedReason(pool: string, child: Lifecycle, error: Error | undefined): DOMException {
   const how = error === undefined ? 'stopped on its own' : 'crashed';

@@ -15,35 +15,49 @@ export interface Step<T, A, B> {
   readonly fail: (target: T, error: Error) => void;
 }
 
-// Flat (step, target, a, b) quadruples: no allocation per step.
+// Flat (step, target, a, b) quadruples: no allocation per step. The array keeps its capacity
+// between drains (emptying it would make the next push allocate a new backing store), unless
+// a large drain made it big.
 const queue: unknown[] = [];
+const keptCapacity = 1024;
+let queued = 0;
 let draining = false;
 
 /** Runs the step after the steps already queued; at once (with them) when nothing is draining. */
 export function enqueue<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
-  queue.push(step, target, a, b);
-  if (!draining) drain();
+  if (draining) {
+    queue[queued] = step;
+    queue[queued + 1] = target;
+    queue[queued + 2] = a;
+    queue[queued + 3] = b;
+    queued += 4;
+  } else drainFrom(step, target, a, b);
 }
 
 /** Runs the step now, even inside a drain; steps it queues run after it. */
 export function runNow<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
   if (draining) runStep(step, target, a, b);
-  else enqueue(step, target, a, b);
+  else drainFrom(step, target, a, b);
 }
 
-function drain(): void {
+/** Runs `step`, then every step queued meanwhile, in order. */
+function drainFrom<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
   draining = true;
   try {
-    for (let index = 0; index < queue.length; index += 4) {
-      runStep(
-        queue[index] as Step<unknown, unknown, unknown>,
-        queue[index + 1],
-        queue[index + 2],
-        queue[index + 3],
-      );
+    runStep(step, target, a, b);
+    for (let index = 0; index < queued; index += 4) {
+      const next = queue[index] as Step<unknown, unknown, unknown>;
+      const nextTarget = queue[index + 1];
+      const nextA = queue[index + 2];
+      const nextB = queue[index + 3];
+      // Drop the references at once: a long drain must not keep finished work alive.
+      queue[index] = queue[index + 1] = queue[index + 2] = queue[index + 3] = undefined;
+      runStep(next, nextTarget, nextA, nextB);
     }
   } finally {
-    queue.length = 0;
+    if (queue.length > keptCapacity) queue.length = 0;
+    else queue.fill(undefined, 0, queued);
+    queued = 0;
     draining = false;
   }
 }

@@ -54,8 +54,9 @@ export class Run implements HookPromises {
   #shutdown: AbortController | undefined;
   #shutdownReason: unknown = notAborted;
   #deadline: Deadline | undefined;
-  // True while the run's deadline is its owner's: the owner asked it to stop, and no deadline
-  // of its own has been set since.
+  // True while the run hands out its owner's shutdown signal: the owner asked it to stop before
+  // anyone read its own, and no deadline of its own has been set since. (Its own signal may
+  // still be built meanwhile, for its children.)
   #followsOwner = false;
   #done: Deferred<void> | undefined;
   #ended: Deferred<State> | undefined;
@@ -103,7 +104,7 @@ export class Run implements HookPromises {
    * hands out its own signal, which also aborts at the owner's deadline.
    */
   get shutdownSignal(): AbortSignal {
-    const source = this.#followsOwner && this.#shutdown === undefined ? this.parent : undefined;
+    const source = this.#followsOwner ? this.parent : undefined;
     return (source ?? this).ownShutdownSignal;
   }
 
@@ -120,7 +121,8 @@ export class Run implements HookPromises {
   requestStop(reason: unknown, byOwner = false): void {
     if (this.#stopReason !== notAborted) return;
     this.#stopReason = reason;
-    this.#followsOwner = byOwner && this.parent !== undefined;
+    // A signal someone already holds stays the run's signal.
+    this.#followsOwner = byOwner && this.parent !== undefined && this.#shutdown === undefined;
     this.#stop?.abort(reason);
     if (this.stopObserver) enqueue(stopRequestedStep, this.stopObserver, reason, undefined);
   }

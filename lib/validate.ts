@@ -54,26 +54,30 @@ export function assertName(value: unknown, argument: string): asserts value is s
   }
 }
 
+/** Whether `value` is an object with a function under each of `methods`. */
+function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  // A loop, not every() with a closure: this runs for every child a pool adds.
+  for (const method of methods) {
+    if (typeof (value as Record<string, unknown>)[method] !== 'function') return false;
+  }
+  return true;
+}
+
 const logMethods = ['error', 'warn', 'info', 'debug'] as const;
 
 /** Throws a `TypeError` unless `value` has the four {@link Logger} methods. */
 export function assertLogger(value: unknown, argument: string): asserts value is Logger {
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    logMethods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
-  if (!ok) invalid(argument, 'a logger with error, warn, info and debug methods', value);
+  if (!hasMethods(value, logMethods)) {
+    invalid(argument, 'a logger with error, warn, info and debug methods', value);
+  }
 }
 
 const clockMethods = ['now', 'setTimeout', 'clearTimeout'] as const;
 
 /** Throws a `TypeError` unless `value` has the three {@link Clock} methods. */
 export function assertClock(value: unknown, argument: string): asserts value is Clock {
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    clockMethods.every(
-      (method) => typeof (value as Record<string, unknown>)[method] === 'function',
-    );
-  if (!ok) invalid(argument, 'a clock with now, setTimeout and clearTimeout methods', value);
+  if (!hasMethods(value, clockMethods)) {
+    invalid(argument, 'a clock with now, setTimeout and clearTimeout methods', value);
+  }
 }
