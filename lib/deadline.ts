@@ -1,9 +1,5 @@
+import { deadlinePassedReason } from './abort-reasons.js';
 import type { Clock } from './clock.js';
-
-/** The reason `shutdownSignal` aborts with when a `stop({ timeout })` deadline passes. */
-export function deadlinePassedReason(): DOMException {
-  return new DOMException('The shutdown deadline passed', 'TimeoutError');
-}
 
 /**
  * The shutdown deadline a caller set on one run: the earliest timeout, and the signals passed to

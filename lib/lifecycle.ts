@@ -3,7 +3,8 @@ import { AlreadyRunningError, toError } from './errors.js';
 import { assertEvent, Hooks, type HookEvent, type LifecycleEvents } from './hooks.js';
 import { silentLogger, type Logger } from './logger.js';
 import { enqueue, runNow, type Step } from './propagation.js';
-import { Run, stopRequestedReason } from './run.js';
+import { stopRequestedReason } from './abort-reasons.js';
+import { Run } from './run.js';
 import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
 import { assertService, type Service } from './service.js';
 import { canTransition, type State } from './state.js';
@@ -49,6 +50,9 @@ export interface LifecycleInternals {
   /** `lifecycle.stopping()` for a composite that does not need the shutdown signal built. */
   reportStopping(lifecycle: Lifecycle): void;
 }
+
+// The default of stop()'s options: one shared object rather than a new one per call.
+const noOptions: StopOptions = Object.freeze({});
 
 /** Lifecycle operations for the composite services of this package; set by Lifecycle's static block. */
 export let internals!: LifecycleInternals;
@@ -175,7 +179,7 @@ export class Lifecycle<S extends Service = Service> {
    * @throws {TypeError} when `timeout` is not a number of ms from 0 to 2,147,483,647 (or
    * `Infinity`), or `signal` is not an `AbortSignal`.
    */
-  stop(options: StopOptions = {}): Promise<State> {
+  stop(options: StopOptions = noOptions): Promise<State> {
     assertObject(options, 'options');
     const { timeout, signal } = options;
     if (timeout !== undefined) assertDuration(timeout, 'options.timeout');

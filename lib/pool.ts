@@ -8,7 +8,7 @@ import {
 } from './errors.js';
 import { internals, Lifecycle, type LifecycleOptions } from './lifecycle.js';
 import { isLevelEnabled, silentLogger, type Logger } from './logger.js';
-import { stopRequestedReason } from './run.js';
+import { stopRequestedReason } from './abort-reasons.js';
 import { enqueue, type Step } from './propagation.js';
 import type { StopObserver, Supervisor } from './supervisor.js';
 import { assertService, type Service } from './service.js';

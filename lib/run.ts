@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
-import { Deadline, deadlinePassedReason } from './deadline.js';
+import { deadlinePassedReason } from './abort-reasons.js';
+import { Deadline } from './deadline.js';
 import { defer, type Deferred } from './deferred.js';
 import type { HookPromises } from './hooks.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -12,11 +13,6 @@ import {
   type StopObserver,
   type Supervisor,
 } from './supervisor.js';
-
-/** The reason `signal` aborts with when `stop()` is called. */
-export function stopRequestedReason(message = 'The service was asked to stop'): DOMException {
-  return new DOMException(message, 'AbortError');
-}
 
 // What a signal's reason field holds until it aborts (an abort reason may be undefined).
 const notAborted = Symbol('not aborted');
