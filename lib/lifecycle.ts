@@ -133,7 +133,11 @@ export class Lifecycle<S extends Service = Service> {
     return this.#current().signal;
   }
 
-  /** Aborts at the shutdown deadline; never before a stop is requested. New for every run. */
+  /**
+   * Aborts at the shutdown deadline; never before a stop is requested. New for every run. When
+   * a pool stops this lifecycle and it has no deadline of its own, this is the pool's own
+   * shutdown signal, shared by the children the pool stops (see README, "Deadlines").
+   */
   get shutdownSignal(): AbortSignal {
     return this.#current().shutdownSignal;
   }

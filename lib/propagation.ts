@@ -56,7 +56,7 @@ function drainFrom<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
     }
   } finally {
     if (queue.length > keptCapacity) queue.length = 0;
-    else queue.fill(undefined, 0, queued);
+    else if (queued > 0) queue.fill(undefined, 0, queued);
     queued = 0;
     draining = false;
   }
