@@ -103,8 +103,9 @@ export class Run implements HookPromises {
    * hands out its own signal, which also aborts at the owner's deadline.
    */
   get shutdownSignal(): AbortSignal {
-    // One expression, no `(parent ?? this).ownShutdownSignal`: that form measured 1.4 µs slower
-    // per call on Node 20 (a getter call on a receiver that may be undefined).
+    // `parent` is never undefined, and the getter is called on a field directly: picking the
+    // receiver first (`(source ?? this).ownShutdownSignal`) measured about 1 µs slower per child
+    // on Node 20 (bench S1, stop).
     return this.#followsOwner ? this.parent.ownShutdownSignal : this.ownShutdownSignal;
   }
 
