@@ -56,8 +56,9 @@ export class Deadline {
   }
 
   #clearTimer(): void {
-    if (this.#timer === undefined) return;
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    const timer = this.#timer;
+    if (timer === undefined) return;
+    this.#timer = undefined; // forgotten first: a clock that throws is not asked twice
+    this.#clock.clearTimeout(timer);
   }
 }

@@ -332,16 +332,21 @@ export class Lifecycle<S extends Service = Service> {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- any value: threwStep wraps it
       result = Promise.reject(error);
     }
-    // Two closures, not two bound functions: on Node 20 the closures retain less memory. They
-    // only schedule a step, so whatever goes wrong next is caught there, never left unhandled.
-    void Promise.resolve(result).then(
-      () => {
-        this.#schedule(returnedStep, run, undefined);
-      },
-      (error: unknown) => {
-        this.#schedule(threwStep, run, error);
-      },
-    );
+    try {
+      // Two closures, not two bound functions: on Node 20 the closures retain less memory. They
+      // only schedule a step, so whatever goes wrong next is caught there, never left unhandled.
+      void Promise.resolve(result).then(
+        () => {
+          this.#schedule(returnedStep, run, undefined);
+        },
+        (error: unknown) => {
+          this.#schedule(threwStep, run, error);
+        },
+      );
+    } catch (error) {
+      // A promise whose then() throws: the service's end can never be heard, so it ends now.
+      this.#schedule(threwStep, run, error);
+    }
   }
 
   #end(run: Run, outcome: Error | undefined): void {

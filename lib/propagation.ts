@@ -43,22 +43,42 @@ export function runNow<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): voi
 /** Runs `step`, then every step queued meanwhile, in order. */
 function drainFrom<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
   draining = true;
+  let next = 0;
   try {
     runStep(step, target, a, b);
-    for (let index = 0; index < queued; index += 4) {
-      const next = queue[index] as Step<unknown, unknown, unknown>;
-      const nextTarget = queue[index + 1];
-      const nextA = queue[index + 2];
-      const nextB = queue[index + 3];
+    while (next < queued) {
+      const nextStep = queue[next] as Step<unknown, unknown, unknown>;
+      const nextTarget = queue[next + 1];
+      const nextA = queue[next + 2];
+      const nextB = queue[next + 3];
       // Drop the references at once: a long drain must not keep finished work alive.
-      queue[index] = queue[index + 1] = queue[index + 2] = queue[index + 3] = undefined;
-      runStep(next, nextTarget, nextA, nextB);
+      queue[next] = queue[next + 1] = queue[next + 2] = queue[next + 3] = undefined;
+      next += 4;
+      runStep(nextStep, nextTarget, nextA, nextB);
     }
   } finally {
+    // Only an error that escaped a step's failure handling (out of stack) leaves steps behind:
+    // they run in a microtask, with a fresh stack, rather than being lost.
+    const unfinished = next < queued ? queue.slice(next, queued) : undefined;
     if (queue.length > keptCapacity) queue.length = 0;
     else if (queued > 0) queue.fill(undefined, 0, queued);
     queued = 0;
     draining = false;
+    if (unfinished)
+      queueMicrotask(() => {
+        resume(unfinished);
+      });
+  }
+}
+
+function resume(steps: unknown[]): void {
+  for (let index = 0; index < steps.length; index += 4) {
+    enqueue(
+      steps[index] as Step<unknown, unknown, unknown>,
+      steps[index + 1],
+      steps[index + 2],
+      steps[index + 3],
+    );
   }
 }
 
@@ -66,15 +86,14 @@ function runStep<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
   try {
     step.run(target, a, b);
   } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error), { cause: error });
     try {
-      step.fail(
-        target,
-        error instanceof Error ? error : new Error(String(error), { cause: error }),
-      );
-    } catch (fatal) {
-      // The library could not even record its own failure: never lose it silently.
+      step.fail(target, failure);
+    } catch {
+      // Recording the failure failed too, most likely out of stack as well: try again with a
+      // fresh stack. If that throws, the error surfaces as an uncaught exception, never lost.
       queueMicrotask(() => {
-        throw fatal;
+        step.fail(target, failure);
       });
     }
   }

@@ -161,9 +161,11 @@ export class Run implements HookPromises {
 
   /** The run is over: drops its timer and every listener it put on a caller's signal. */
   release(): void {
+    // First, while the run still counts as active: if an injected clock throws here, the run's
+    // failure handling must still see it active and end it.
+    this.#deadline?.release();
     this.phase = 'ending';
     this.stopObserver = undefined;
-    this.#deadline?.release();
   }
 
   /** Settles everything waiting for this run, then tells the owner. */
