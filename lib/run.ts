@@ -41,24 +41,14 @@ export class Run implements HookPromises {
    * run itself when it has no owner.
    */
   readonly parent: Run;
-  /** The composite service of this lifecycle, while it runs. */
-  stopObserver: StopObserver | undefined;
-  /** Promises returned by hooks during this run, already guarded against rejection. */
-  hookPromises: Promise<unknown>[] | undefined;
-  /** A failure of the library's own reaction during this run: the run ends crashed with it. */
-  failure: Error | undefined;
 
   #stop: AbortController | undefined;
   #stopReason: unknown = notAborted;
-  #shutdown: AbortController | undefined;
-  #shutdownReason: unknown = notAborted;
-  #deadline: Deadline | undefined;
   // True while the run hands out its owner's shutdown signal: the owner asked it to stop before
   // anyone read its own, and no deadline of its own has been set since. (Its own signal may
   // still be built meanwhile, for its children.)
   #followsOwner = false;
-  #done: Deferred<void> | undefined;
-  #ended: Deferred<State> | undefined;
+  #extras: RunExtras | undefined;
 
   constructor(
     lifecycle: Lifecycle,
@@ -87,7 +77,34 @@ export class Run implements HookPromises {
 
   /** Whether the shutdown deadline has passed. */
   get deadlinePassed(): boolean {
-    return this.#shutdownReason !== notAborted;
+    return this.#extras !== undefined && this.#extras.shutdownReason !== notAborted;
+  }
+
+  /** The composite service of this lifecycle, while it runs. */
+  get stopObserver(): StopObserver | undefined {
+    return this.#extras?.stopObserver;
+  }
+
+  set stopObserver(observer: StopObserver | undefined) {
+    if (observer !== undefined || this.#extras !== undefined) this.#more().stopObserver = observer;
+  }
+
+  /** Promises returned by hooks during this run, already guarded against rejection. */
+  get hookPromises(): Promise<unknown>[] | undefined {
+    return this.#extras?.hookPromises;
+  }
+
+  set hookPromises(promises: Promise<unknown>[] | undefined) {
+    if (promises !== undefined || this.#extras !== undefined) this.#more().hookPromises = promises;
+  }
+
+  /** A failure of the library's own reaction during this run: the run ends crashed with it. */
+  get failure(): Error | undefined {
+    return this.#extras?.failure;
+  }
+
+  set failure(error: Error | undefined) {
+    this.#more().failure = error;
   }
 
   /** `lifecycle.signal`: aborts when a stop is requested. */
@@ -111,8 +128,9 @@ export class Run implements HookPromises {
 
   /** The shutdown signal of this run itself, built on first use. */
   get ownShutdownSignal(): AbortSignal {
-    this.#shutdown ??= controllerAborted(this.#shutdownReason);
-    return this.#shutdown.signal;
+    const extras = this.#more();
+    extras.shutdown ??= controllerAborted(extras.shutdownReason);
+    return extras.shutdown.signal;
   }
 
   /**
@@ -123,9 +141,10 @@ export class Run implements HookPromises {
     if (this.#stopReason !== notAborted) return;
     this.#stopReason = reason;
     // A signal someone already holds stays the run's signal.
-    this.#followsOwner = byOwner && this.parent !== this && this.#shutdown === undefined;
+    this.#followsOwner = byOwner && this.parent !== this && this.#extras?.shutdown === undefined;
     this.#stop?.abort(reason);
-    if (this.stopObserver) enqueue(stopRequestedStep, this.stopObserver, reason, undefined);
+    const observer = this.#extras?.stopObserver;
+    if (observer) enqueue(stopRequestedStep, observer, reason, undefined);
   }
 
   /** Sets the deadline `ms` from now, unless an earlier one is already set (so never for Infinity). */
@@ -152,47 +171,73 @@ export class Run implements HookPromises {
   expire(reason: unknown, fromOwner = false): void {
     if (!fromOwner) this.#followsOwner = false;
     this.requestStop(reason);
-    if (this.#shutdownReason !== notAborted) return;
-    this.#shutdownReason = reason;
-    this.#shutdown?.abort(reason);
-    this.#deadline?.passed();
-    if (this.stopObserver) enqueue(deadlineReachedStep, this.stopObserver, reason, undefined);
+    const extras = this.#more();
+    if (extras.shutdownReason !== notAborted) return;
+    extras.shutdownReason = reason;
+    extras.shutdown?.abort(reason);
+    extras.deadline?.passed();
+    const observer = extras.stopObserver;
+    if (observer) enqueue(deadlineReachedStep, observer, reason, undefined);
   }
 
   /** The run is over: drops its timer and every listener it put on a caller's signal. */
   release(): void {
     // First, while the run still counts as active: if an injected clock throws here, the run's
     // failure handling must still see it active and end it.
-    this.#deadline?.release();
+    const extras = this.#extras;
+    extras?.deadline?.release();
     this.phase = 'ending';
-    this.stopObserver = undefined;
+    if (extras) extras.stopObserver = undefined;
   }
 
   /** Settles everything waiting for this run, then tells the owner. */
   settle(state: State, error: Error | undefined): void {
     this.phase = 'settled';
-    this.hookPromises = undefined;
-    if (error === undefined) this.#done?.resolve();
-    else this.#done?.reject(error);
-    this.#ended?.resolve(state);
+    const extras = this.#extras;
+    if (extras) {
+      extras.hookPromises = undefined;
+      if (error === undefined) extras.done?.resolve();
+      else extras.done?.reject(error);
+      extras.ended?.resolve(state);
+    }
     if (this.owner) enqueue(childEndedStep, this.owner, this.lifecycle, error);
   }
 
   /** Resolves when the run has stopped, rejects with the crash error. */
   whenDone(): Promise<void> {
-    return (this.#done ??= defer()).promise;
+    return (this.#more().done ??= defer()).promise;
   }
 
   /** Resolves with the final state once the run has ended; never rejects. */
   whenEnded(): Promise<State> {
-    return (this.#ended ??= defer()).promise;
+    return (this.#more().ended ??= defer()).promise;
+  }
+
+  #more(): RunExtras {
+    return (this.#extras ??= new RunExtras());
   }
 
   #ownDeadline(clock: Clock): Deadline {
-    return (this.#deadline ??= new Deadline(clock, (reason) => {
+    return (this.#more().deadline ??= new Deadline(clock, (reason) => {
       this.expire(reason);
     }));
   }
+}
+
+/**
+ * The parts of a run that most runs never use: its composite service, hook promises, internal
+ * failure, shutdown signal, caller's deadline and waiters. Built on first use, which keeps the
+ * run a pool holds for each of its children small.
+ */
+class RunExtras {
+  stopObserver: StopObserver | undefined;
+  hookPromises: Promise<unknown>[] | undefined;
+  failure: Error | undefined;
+  shutdown: AbortController | undefined;
+  shutdownReason: unknown = notAborted;
+  deadline: Deadline | undefined;
+  done: Deferred<void> | undefined;
+  ended: Deferred<State> | undefined;
 }
 
 /** A new controller, already aborted with `reason` unless that is `notAborted`. */
