@@ -4,9 +4,12 @@
  * library's own frames.
  */
 
-/** The reason `signal` aborts with when a stop is requested: an `AbortError` DOMException. */
-export function stopRequestedReason(message = 'The service was asked to stop'): DOMException {
-  return withoutStack(message, 'AbortError');
+/**
+ * The reason `signal` aborts with when a stop is requested: an `AbortError` DOMException. A plain
+ * `stop()` gets one shared, frozen instance: nothing about it differs from one stop to the next.
+ */
+export function stopRequestedReason(message?: string): DOMException {
+  return message === undefined ? stopRequested : withoutStack(message, 'AbortError');
 }
 
 /** The reason `shutdownSignal` aborts with when a `stop({ timeout })` deadline passes. */
@@ -23,3 +26,5 @@ function withoutStack(message: string, name: string): DOMException {
     Error.stackTraceLimit = limit;
   }
 }
+
+const stopRequested = Object.freeze(withoutStack('The service was asked to stop', 'AbortError'));

@@ -44,10 +44,14 @@ export class Run implements HookPromises {
 
   #stop: AbortController | undefined;
   #stopReason: unknown = notAborted;
+  #shutdown: AbortController | undefined;
+  #shutdownReason: unknown = notAborted;
   // True while the run hands out its owner's shutdown signal: the owner asked it to stop before
   // anyone read its own, and no deadline of its own has been set since. (Its own signal may
   // still be built meanwhile, for its children.)
   #followsOwner = false;
+  #done: Deferred<void> | undefined;
+  #ended: Deferred<State> | undefined;
   #extras: RunExtras | undefined;
 
   constructor(
@@ -77,7 +81,7 @@ export class Run implements HookPromises {
 
   /** Whether the shutdown deadline has passed. */
   get deadlinePassed(): boolean {
-    return this.#extras !== undefined && this.#extras.shutdownReason !== notAborted;
+    return this.#shutdownReason !== notAborted;
   }
 
   /** The composite service of this lifecycle, while it runs. */
@@ -128,9 +132,8 @@ export class Run implements HookPromises {
 
   /** The shutdown signal of this run itself, built on first use. */
   get ownShutdownSignal(): AbortSignal {
-    const extras = this.#more();
-    extras.shutdown ??= controllerAborted(extras.shutdownReason);
-    return extras.shutdown.signal;
+    this.#shutdown ??= controllerAborted(this.#shutdownReason);
+    return this.#shutdown.signal;
   }
 
   /**
@@ -141,7 +144,7 @@ export class Run implements HookPromises {
     if (this.#stopReason !== notAborted) return;
     this.#stopReason = reason;
     // A signal someone already holds stays the run's signal.
-    this.#followsOwner = byOwner && this.parent !== this && this.#extras?.shutdown === undefined;
+    this.#followsOwner = byOwner && this.parent !== this && this.#shutdown === undefined;
     this.#stop?.abort(reason);
     const observer = this.#extras?.stopObserver;
     if (observer) enqueue(stopRequestedStep, observer, reason, undefined);
@@ -171,12 +174,12 @@ export class Run implements HookPromises {
   expire(reason: unknown, fromOwner = false): void {
     if (!fromOwner) this.#followsOwner = false;
     this.requestStop(reason);
-    const extras = this.#more();
-    if (extras.shutdownReason !== notAborted) return;
-    extras.shutdownReason = reason;
-    extras.shutdown?.abort(reason);
-    extras.deadline?.passed();
-    const observer = extras.stopObserver;
+    if (this.#shutdownReason !== notAborted) return;
+    this.#shutdownReason = reason;
+    this.#shutdown?.abort(reason);
+    const extras = this.#extras;
+    extras?.deadline?.passed();
+    const observer = extras?.stopObserver;
     if (observer) enqueue(deadlineReachedStep, observer, reason, undefined);
   }
 
@@ -193,24 +196,21 @@ export class Run implements HookPromises {
   /** Settles everything waiting for this run, then tells the owner. */
   settle(state: State, error: Error | undefined): void {
     this.phase = 'settled';
-    const extras = this.#extras;
-    if (extras) {
-      extras.hookPromises = undefined;
-      if (error === undefined) extras.done?.resolve();
-      else extras.done?.reject(error);
-      extras.ended?.resolve(state);
-    }
+    if (this.#extras) this.#extras.hookPromises = undefined;
+    if (error === undefined) this.#done?.resolve();
+    else this.#done?.reject(error);
+    this.#ended?.resolve(state);
     if (this.owner) enqueue(childEndedStep, this.owner, this.lifecycle, error);
   }
 
   /** Resolves when the run has stopped, rejects with the crash error. */
   whenDone(): Promise<void> {
-    return (this.#more().done ??= defer()).promise;
+    return (this.#done ??= defer()).promise;
   }
 
   /** Resolves with the final state once the run has ended; never rejects. */
   whenEnded(): Promise<State> {
-    return (this.#more().ended ??= defer()).promise;
+    return (this.#ended ??= defer()).promise;
   }
 
   #more(): RunExtras {
@@ -226,18 +226,14 @@ export class Run implements HookPromises {
 
 /**
  * The parts of a run that most runs never use: its composite service, hook promises, internal
- * failure, shutdown signal, caller's deadline and waiters. Built on first use, which keeps the
- * run a pool holds for each of its children small.
+ * failure and caller's deadline. Built on first use, which keeps the run a pool holds for each
+ * of its children small.
  */
 class RunExtras {
   stopObserver: StopObserver | undefined;
   hookPromises: Promise<unknown>[] | undefined;
   failure: Error | undefined;
-  shutdown: AbortController | undefined;
-  shutdownReason: unknown = notAborted;
   deadline: Deadline | undefined;
-  done: Deferred<void> | undefined;
-  ended: Deferred<State> | undefined;
 }
 
 /** A new controller, already aborted with `reason` unless that is `notAborted`. */
