@@ -59,9 +59,10 @@ function drainFrom<T, A, B>(step: Step<T, A, B>, target: T, a: A, b: B): void {
   } finally {
     // Only an error that escaped a step's failure handling (out of stack) leaves steps behind:
     // they run in a microtask, with a fresh stack, rather than being lost.
+    // The steps that ran were already dropped from the queue one by one.
     const unfinished = next < queued ? queue.slice(next, queued) : undefined;
     if (queue.length > keptCapacity) queue.length = 0;
-    else if (queued > 0) queue.fill(undefined, 0, queued);
+    else if (unfinished) queue.fill(undefined, next, queued);
     queued = 0;
     draining = false;
     if (unfinished)
