@@ -6,7 +6,12 @@ export type ErrorCode =
   | 'ERR_OVERSEER_ADD_WHILE_RUNNING'
   | 'ERR_OVERSEER_SERVICE_CRASHED'
   | 'ERR_OVERSEER_SERVICES_CRASHED'
-  | 'ERR_OVERSEER_NON_ERROR_THROWN';
+  | 'ERR_OVERSEER_NON_ERROR_THROWN'
+  | 'ERR_OVERSEER_START_FAILED'
+  | 'ERR_OVERSEER_RESTART_LIMIT'
+  | 'ERR_OVERSEER_NOT_RUNNING'
+  | 'ERR_OVERSEER_WAIT_TIMEOUT'
+  | 'ERR_OVERSEER_WAIT_ABORTED';
 
 /**
  * Base class of every error overseer creates for a failure (bad arguments are `TypeError`s).
@@ -40,18 +45,18 @@ export class AlreadyRunningError extends OverseerError {
   }
 }
 
-/** `pool.add()` was called while the pool was running. */
+/** `add()` was called on a pool (or a sequence) while it was running. */
 export class AddWhileRunningError extends OverseerError {
   override readonly name = 'AddWhileRunningError';
   readonly code = 'ERR_OVERSEER_ADD_WHILE_RUNNING';
-  /** The name of the pool. */
+  /** The name of the pool (or sequence). */
   readonly pool: string;
   /** The name of the service that could not be added. */
   readonly service: string;
 
-  constructor(pool: string, service: string) {
+  constructor(pool: string, service: string, kind: 'pool' | 'sequence' = 'pool') {
     super(
-      `Cannot add service "${service}" to pool "${pool}" while the pool is running; add services before run() or after the pool has stopped`,
+      `Cannot add service "${service}" to ${kind} "${pool}" while the ${kind} is running; add services before run() or after the ${kind} has stopped`,
     );
     this.pool = pool;
     this.service = service;
@@ -97,6 +102,105 @@ export class NonErrorThrownError extends OverseerError {
   }
 }
 
+/**
+ * A child of a {@link Sequence} crashed, or ended on its own, before it reported `running`; the
+ * sequence stopped the children it had started and crashed with this error. `cause` is the
+ * child's own error when it crashed.
+ */
+export class StartFailedError extends OverseerError {
+  override readonly name = 'StartFailedError';
+  readonly code = 'ERR_OVERSEER_START_FAILED';
+  /** The name of the child that did not start. */
+  readonly service: string;
+
+  constructor(group: string, service: string, cause: Error | undefined) {
+    const how = cause === undefined ? 'stopped before it was running' : `crashed: ${cause.message}`;
+    super(
+      `Service "${service}" of "${group}" failed to start: it ${how}`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.service = service;
+  }
+}
+
+/**
+ * A {@link Restarter} gave up: its child failed more than `maxRestarts` times within `window`
+ * ms. `cause` is the child's last error (absent when, with `restart: 'always'`, it last ended
+ * without one).
+ */
+export class RestartLimitError extends OverseerError {
+  override readonly name = 'RestartLimitError';
+  readonly code = 'ERR_OVERSEER_RESTART_LIMIT';
+  /** The name of the child that kept failing. */
+  readonly service: string;
+  /** How many times the child had been restarted within the window when it failed again. */
+  readonly restarts: number;
+
+  constructor(service: string, restarts: number, window: number, cause: Error | undefined) {
+    const last = cause === undefined ? 'it ended on its own' : `last error: ${cause.message}`;
+    super(
+      `Service "${service}" failed again after ${restarts} restarts within ${window} ms; giving up (${last})`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.service = service;
+    this.restarts = restarts;
+  }
+}
+
+/**
+ * `lifecycle.whenRunning()` gave up: the service began to stop, stopped or crashed before it
+ * reported `running`. `cause` is the crash error when it crashed.
+ */
+export class NotRunningError extends OverseerError {
+  override readonly name = 'NotRunningError';
+  readonly code = 'ERR_OVERSEER_NOT_RUNNING';
+  /** The name of the service. */
+  readonly service: string;
+  /** The state the service reached instead of `running`. */
+  readonly state: 'stopping' | 'stopped' | 'crashed';
+
+  constructor(service: string, state: 'stopping' | 'stopped' | 'crashed', cause?: Error) {
+    const reached = state === 'stopping' ? 'began to stop' : state;
+    super(
+      `Service "${service}" ${reached} before it was running`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.service = service;
+    this.state = state;
+  }
+}
+
+/** A wait (`whenRunning({ timeout })`, `wait({ timeout })`) timed out. */
+export class WaitTimeoutError extends OverseerError {
+  override readonly name = 'WaitTimeoutError';
+  readonly code = 'ERR_OVERSEER_WAIT_TIMEOUT';
+  /** The name of the service waited for. */
+  readonly service: string;
+  /** The timeout, in ms. */
+  readonly timeout: number;
+
+  constructor(service: string, what: string, timeout: number) {
+    super(`Timed out after ${timeout} ms waiting for service "${service}" ${what}`);
+    this.service = service;
+    this.timeout = timeout;
+  }
+}
+
+/** A wait (`whenRunning({ signal })`, `wait({ signal })`) was aborted; `cause` is the signal's reason. */
+export class WaitAbortedError extends OverseerError {
+  override readonly name = 'WaitAbortedError';
+  readonly code = 'ERR_OVERSEER_WAIT_ABORTED';
+  /** The name of the service waited for. */
+  readonly service: string;
+
+  constructor(service: string, what: string, reason: unknown) {
+    super(`Stopped waiting for service "${service}" ${what}: the signal aborted`, {
+      cause: reason,
+    });
+    this.service = service;
+  }
+}
+
 // String() throws for some values (Object.create(null), a throwing toString): never let the
 // wrapping of a failure fail.
 function display(value: unknown): string {
@@ -126,8 +230,9 @@ function summarize(errors: readonly Error[]): string {
   if (errors.every((error) => error instanceof ServiceCrashedError)) {
     return `${errors.length} services crashed: ${errors.map((error) => `"${error.service}"`).join(', ')}`;
   }
-  const parts = errors.map((error) =>
-    error instanceof ServiceCrashedError ? `"${error.service}" crashed` : error.message,
-  );
+  const parts = errors.map((error) => {
+    if (error instanceof ServiceCrashedError) return `"${error.service}" crashed`;
+    return error instanceof StartFailedError ? `"${error.service}" failed to start` : error.message;
+  });
   return `${errors.length} failures: ${parts.join(', ')}`;
 }

@@ -1,8 +1,16 @@
 export { Lifecycle } from './lifecycle.js';
 export type { LifecycleOptions, StopOptions } from './lifecycle.js';
+export type { WaitOptions } from './waits.js';
 export type { HookEvent, LifecycleEvents } from './hooks.js';
 export { Pool } from './pool.js';
-export type { PoolOptions } from './pool.js';
+export type { AddOptions, PoolOptions } from './pool.js';
+export { Sequence } from './sequence.js';
+export type { SequenceAddOptions, SequenceOptions } from './sequence.js';
+export type { Dependency } from './dependencies.js';
+export { Restarter } from './restarter.js';
+export type { RestarterEvents, RestarterOptions, RestartMode, RestartPolicy } from './restarter.js';
+export type { BackoffOptions } from './backoff.js';
+export { serviceFromFunction } from './function-service.js';
 export type { Service } from './service.js';
 export { transitions } from './state.js';
 export type { State } from './state.js';
@@ -10,9 +18,14 @@ export {
   AddWhileRunningError,
   AlreadyRunningError,
   NonErrorThrownError,
+  NotRunningError,
   OverseerError,
+  RestartLimitError,
   ServiceCrashedError,
   ServicesCrashedError,
+  StartFailedError,
+  WaitAbortedError,
+  WaitTimeoutError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { createLogger, silentLogger } from './logger.js';

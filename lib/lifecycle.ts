@@ -9,6 +9,14 @@ import { childChangedStep, type StopObserver, type Supervisor } from './supervis
 import { assertService, type Service } from './service.js';
 import { canTransition, type State } from './state.js';
 import {
+  assertWaitOptions,
+  listenForEnd,
+  listenForRunning,
+  noWaitOptions,
+  waitWithin,
+  type WaitOptions,
+} from './waits.js';
+import {
   assertAbortSignal,
   assertClock,
   assertDuration,
@@ -199,10 +207,50 @@ export class Lifecycle<S extends Service = Service> {
 
   /**
    * Waits for the current run to end.
+   * @param options.timeout give up after this many ms: rejects with `WaitTimeoutError`
+   * (`ERR_OVERSEER_WAIT_TIMEOUT`); the service goes on.
+   * @param options.signal give up when it aborts: rejects with `WaitAbortedError`
+   * (`ERR_OVERSEER_WAIT_ABORTED`).
    * @returns a promise that resolves once stopped (at once when idle or stopped), and rejects with
    * `error` when the service crashed (at once when it already has).
+   * @throws {TypeError} when an option is of the wrong type.
    */
-  wait(): Promise<void> {
+  wait(options: WaitOptions = noWaitOptions): Promise<void> {
+    if (options === noWaitOptions) return this.#outcome();
+    assertWaitOptions(options);
+    const outcome = () => this.#outcome();
+    return waitWithin(this.name, 'to end', options, this.#clock, listenForEnd(outcome));
+  }
+
+  /**
+   * Waits until the service reports `running`: at once if it does; through the next run if the
+   * lifecycle is idle.
+   * @returns a promise that resolves once running, and rejects with `NotRunningError`
+   * (`ERR_OVERSEER_NOT_RUNNING`, `cause`: the crash error) if the service is or begins stopping,
+   * stops or crashes first, `WaitTimeoutError` when `options.timeout` passes, `WaitAbortedError`
+   * when `options.signal` aborts. Its listeners and timer are removed once it settles.
+   * @throws {TypeError} when an option is of the wrong type.
+   * @example
+   * ```ts
+   * const done = lifecycle.run();
+   * await lifecycle.whenRunning({ timeout: 5_000 });
+   * ```
+   */
+  whenRunning(options: WaitOptions = noWaitOptions): Promise<void> {
+    assertWaitOptions(options);
+    return waitWithin(this.name, 'to be running', options, this.#clock, listenForRunning(this));
+  }
+
+  /**
+   * Stops the service (as `stop()` does, without a deadline) and waits for the run to end, so
+   * `await using lifecycle = …` stops it when the scope ends. Never rejects.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** What wait() settles like: the current run's end, or how the last one ended. */
+  #outcome(): Promise<void> {
     const run = this.#run;
     if (run?.settled === false) return run.whenDone();
     const error = this.#state === 'crashed' ? this.#error : undefined;

@@ -33,16 +33,21 @@ export interface Service {
   runWithLifecycle(lifecycle: Lifecycle): Promise<void> | void;
 }
 
-/** Throws a `TypeError` unless `value` has a non-empty string `name` and a `runWithLifecycle` method. */
-export function assertService(value: unknown, argument: string): asserts value is Service {
+/** Whether `value` has a non-empty string `name` and a `runWithLifecycle` method. */
+export function isService(value: unknown): value is Service {
   const candidate = value as Partial<Service> | null | undefined;
-  const ok =
+  return (
     typeof candidate === 'object' &&
     candidate !== null &&
     typeof candidate.name === 'string' &&
     candidate.name.length > 0 &&
-    typeof candidate.runWithLifecycle === 'function';
-  if (!ok) {
+    typeof candidate.runWithLifecycle === 'function'
+  );
+}
+
+/** Throws a `TypeError` unless `value` is a {@link Service}. */
+export function assertService(value: unknown, argument: string): asserts value is Service {
+  if (!isService(value)) {
     invalid(
       argument,
       'a Service (an object with a non-empty string `name` and a `runWithLifecycle` method)',

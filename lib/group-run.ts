@@ -1,0 +1,377 @@
+import type { Clock } from './clock.js';
+import { defer } from './deferred.js';
+import type { StartOrder } from './dependencies.js';
+import {
+  AlreadyRunningError,
+  ServiceCrashedError,
+  ServicesCrashedError,
+  StartFailedError,
+} from './errors.js';
+import { internals, type Lifecycle } from './lifecycle.js';
+import { isLevelEnabled, type Logger } from './logger.js';
+import { stopRequestedReason } from './abort-reasons.js';
+import { enqueue, type Step } from './propagation.js';
+import type { StopObserver, Supervisor } from './supervisor.js';
+import { isActive, type State } from './state.js';
+
+/** What a run of a group (a pool, a sequence) needs to know about the group; one per group. */
+export interface GroupSettings {
+  /** `'pool'` or `'sequence'`: the field naming the group in log metadata and messages. */
+  readonly kind: 'pool' | 'sequence';
+  readonly name: string;
+  readonly logger: Logger;
+  /** Measures how long children have been stopping, for the log at the deadline. */
+  readonly clock: Clock;
+  /**
+   * Whether a child that ends before it reported `running`, while the group has not asked it to
+   * stop, failed to start: the group crashes with a {@link StartFailedError} (a sequence).
+   */
+  readonly strictStart: boolean;
+}
+
+// Per-child flags of a run with a start order.
+const started = 1;
+const ran = 2;
+const askedToStop = 4;
+const ended = 8;
+
+/** A deadline reason slot that has not been filled (a reason may be undefined). */
+const notReached = Symbol('not reached');
+
+/**
+ * One run of a group of children: which run, which have ended, and how the group ends.
+ *
+ * Without a start order (a plain pool) every child starts at once and is stopped at once. With
+ * one, a child starts once everything it depends on runs, and is asked to stop once everything
+ * that depends on it has ended: independent children still start and stop in parallel.
+ */
+export class GroupRun implements Supervisor, StopObserver {
+  readonly #settings: GroupSettings;
+  readonly #lifecycle: Lifecycle;
+  readonly #children: readonly Lifecycle[];
+  readonly #order: OrderState | undefined;
+  readonly #done = defer<undefined>();
+  readonly #errors: Error[] = [];
+  #started = 0;
+  #running = 0;
+  #ended = 0;
+  #draining = false;
+  #failed = false;
+  #stopReason: unknown;
+  #deadlineReason: unknown = notReached;
+  #drainStartedAt = 0;
+
+  constructor(
+    settings: GroupSettings,
+    lifecycle: Lifecycle,
+    children: readonly Lifecycle[],
+    order: StartOrder | undefined,
+  ) {
+    this.#settings = settings;
+    this.#lifecycle = lifecycle;
+    this.#children = children;
+    this.#order = order && new OrderState(order, children);
+  }
+
+  start(): Promise<undefined> {
+    internals.observeStops(this.#lifecycle, this);
+    // Asked to stop before it began (say, by an onStarting hook): start no child at all.
+    if (this.#lifecycle.shouldStop()) this.#drain(this.#lifecycle.signal.reason);
+    else if (this.#children.length === 0) this.#lifecycle.running();
+    // One step starts the first children: a child that is itself a group starts its own children
+    // in a step of its own, so the stack does not grow with the depth of the tree.
+    else enqueue(startChildrenStep, this, undefined, undefined);
+    return this.#done.promise;
+  }
+
+  startChildren(): void {
+    const order = this.#order;
+    for (let index = 0; index < this.#children.length; index++) {
+      if (this.#draining) break; // a child could not start, or a stop came first: start no more
+      if (order === undefined || order.waitingFor[index] === 0) this.#startChild(index);
+    }
+  }
+
+  hears(state: State): boolean {
+    if (state === 'running' || state === 'crashed') return true;
+    try {
+      return isLevelEnabled(this.#settings.logger, 'info');
+    } catch {
+      return true; // the logger is broken: let the log call itself fail, in the group's reaction
+    }
+  }
+
+  childChanged(child: Lifecycle, state: State): void {
+    // Logged first, so the child's line comes before the lines of the group it makes run.
+    this.#log(child, state);
+    if (state !== 'running') return;
+    if (this.#order) this.#ran(this.#order, child);
+    if (++this.#running === this.#children.length) this.#lifecycle.running();
+  }
+
+  childEnded(child: Lifecycle, error: Error | undefined): void {
+    this.#ended++;
+    const order = this.#order;
+    const failedToStart = order ? order.end(child) : false;
+    if (failedToStart && this.#settings.strictStart && !this.#draining) {
+      this.#errors.push(new StartFailedError(this.#settings.name, child.name, error));
+    } else if (error !== undefined) {
+      this.#errors.push(new ServiceCrashedError(child.name, error));
+    }
+    // A child that ends while the group has not asked it to stop ends the group.
+    if (!this.#draining) this.#drain(this.#childEndedReason(child, error));
+    else {
+      if (order) this.#stopFreed(order, child);
+      this.#finishIfDone();
+    }
+  }
+
+  stopRequested(reason: unknown): void {
+    this.#drain(reason);
+  }
+
+  deadlineReached(reason: unknown): void {
+    this.#deadlineReason = reason;
+    this.#reportStragglers();
+    const order = this.#order;
+    this.#children.forEach((child, index) => {
+      // With an order, a child not yet asked to stop gets the deadline when it is asked.
+      if (order === undefined || order.has(index, askedToStop)) {
+        internals.expireChild(child, this, reason);
+      }
+    });
+  }
+
+  fail(error: Error): void {
+    // The first failure of the group's own machinery is the one to report; later ones (a logger
+    // that throws at every call) are consequences of it.
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#errors.push(error);
+    this.#drain(error);
+    this.#finishIfDone();
+  }
+
+  #startChild(index: number): void {
+    const child = this.#children[index] as Lifecycle;
+    if (!internals.startChild(child, this, this.#lifecycle)) {
+      this.fail(new AlreadyRunningError(child.name));
+      return;
+    }
+    this.#started++;
+    this.#order?.start(index);
+  }
+
+  /** `child` reports running for the first time: start what was waiting only for it. */
+  #ran(order: OrderState, child: Lifecycle): void {
+    for (const dependent of order.ran(child)) {
+      if (this.#draining) return;
+      this.#startChild(dependent);
+    }
+  }
+
+  #drain(reason: unknown): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#stopReason = reason;
+    this.#drainStartedAt = this.#settings.clock.now();
+    internals.reportStopping(this.#lifecycle);
+    const order = this.#order;
+    // The group's deadline cannot have passed yet: a stop request always reaches it first.
+    if (order === undefined) {
+      for (const child of this.#children) internals.stopChild(child, this, reason);
+    } else {
+      for (let index = 0; index < this.#children.length; index++) {
+        if (order.free(index)) this.#askToStop(order, index);
+      }
+    }
+    this.#finishIfDone();
+  }
+
+  /** `child` has ended while the group drains: ask what it depended on, if now free, to stop. */
+  #stopFreed(order: OrderState, child: Lifecycle): void {
+    for (const dependency of order.dependenciesOf(child)) {
+      if (order.free(dependency)) this.#askToStop(order, dependency);
+    }
+  }
+
+  #askToStop(order: OrderState, index: number): void {
+    const child = this.#children[index] as Lifecycle;
+    order.askToStop(index, this.#settings.clock.now());
+    internals.stopChild(child, this, this.#stopReason);
+    if (this.#deadlineReason !== notReached) {
+      internals.expireChild(child, this, this.#deadlineReason);
+    }
+  }
+
+  #finishIfDone(): void {
+    if (!this.#draining || this.#ended < this.#started) return;
+    const errors = this.#errors;
+    if (errors.length === 0) this.#done.resolve(undefined);
+    else this.#done.reject(errors.length === 1 ? errors[0] : new ServicesCrashedError(errors));
+  }
+
+  /** Names, at warn level, every child still running or stopping when the deadline passed. */
+  #reportStragglers(): void {
+    const { logger, clock, kind, name } = this.#settings;
+    if (!isLevelEnabled(logger, 'warn')) return;
+    const now = clock.now();
+    const stragglers: Straggler[] = [];
+    this.#children.forEach((child, index) => {
+      if (!isActive(child.state)) return;
+      const since = this.#order ? this.#order.askedAt(index) : this.#drainStartedAt;
+      stragglers.push({
+        service: child.name,
+        state: child.state,
+        stoppingMs: since === undefined ? undefined : Math.round(now - since),
+      });
+    });
+    if (stragglers.length === 0) return;
+    logger.warn(
+      `shutdown deadline passed with ${stragglers.length} services still stopping: ${describeStragglers(stragglers)}`,
+      { [kind]: name, services: stragglers },
+    );
+  }
+
+  #childEndedReason(child: Lifecycle, error: Error | undefined): DOMException {
+    const how = error === undefined ? 'stopped on its own' : 'crashed';
+    const { kind, name } = this.#settings;
+    return stopRequestedReason(
+      `${capitalized(kind)} "${name}" is stopping because service "${child.name}" ${how}`,
+    );
+  }
+
+  #log(child: Lifecycle, state: State): void {
+    const { logger, kind, name } = this.#settings;
+    if (state === 'crashed') {
+      if (isLevelEnabled(logger, 'error')) {
+        logger.error('service crashed', {
+          service: child.name,
+          [kind]: name,
+          state,
+          error: child.error,
+        });
+      }
+    } else if (isLevelEnabled(logger, 'info')) {
+      logger.info(`service ${state}`, { service: child.name, [kind]: name, state });
+    }
+  }
+}
+
+/** A child that had not stopped when its group's deadline passed. */
+interface Straggler {
+  service: string;
+  state: State;
+  /** How long since the group asked it to stop; undefined if it was still waiting to be asked. */
+  stoppingMs: number | undefined;
+}
+
+// '"db" (stopping for 10003 ms), "cache" (running, not yet asked to stop)', at most 10 named.
+function describeStragglers(stragglers: readonly Straggler[]): string {
+  const named = stragglers.slice(0, 10).map(({ service, state, stoppingMs }) => {
+    const detail =
+      stoppingMs === undefined
+        ? `${state}, not yet asked to stop`
+        : `${state}, asked to stop ${stoppingMs} ms ago`;
+    return `"${service}" (${detail})`;
+  });
+  const more = stragglers.length - named.length;
+  return more > 0 ? `${named.join(', ')} and ${more} more` : named.join(', ');
+}
+
+function capitalized(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
+/** The progress of each child of a run with a start order. */
+class OrderState {
+  readonly #order: StartOrder;
+  readonly #indexOf: Map<Lifecycle, number>;
+  readonly #flags: Uint8Array;
+  /** Per child: how many of its dependencies have not run yet. */
+  readonly waitingFor: number[];
+  /** Per child: how many of its dependents have started and not ended. */
+  readonly #liveDependents: number[];
+  readonly #askedAt: number[] = [];
+
+  constructor(order: StartOrder, children: readonly Lifecycle[]) {
+    this.#order = order;
+    this.#indexOf = new Map(children.map((child, index) => [child, index]));
+    this.#flags = new Uint8Array(children.length);
+    this.waitingFor = order.dependencies.map((dependencies) => dependencies.length);
+    this.#liveDependents = children.map(() => 0);
+  }
+
+  has(index: number, flag: number): boolean {
+    return ((this.#flags[index] as number) & flag) !== 0;
+  }
+
+  start(index: number): void {
+    this.#flags[index] = started;
+    for (const dependency of this.#dependencies(index)) this.#count(dependency, 1);
+  }
+
+  /** Marks `child` as having run; returns the dependents that now wait for nothing. */
+  ran(child: Lifecycle): number[] {
+    const index = this.#indexOf.get(child) as number;
+    if (this.has(index, ran)) return [];
+    this.#set(index, ran);
+    const ready: number[] = [];
+    for (const dependent of this.#order.dependents[index] ?? []) {
+      const waiting = (this.waitingFor[dependent] as number) - 1;
+      this.waitingFor[dependent] = waiting;
+      if (waiting === 0) ready.push(dependent);
+    }
+    return ready;
+  }
+
+  /** Marks `child` as ended; returns whether it ended without ever running. */
+  end(child: Lifecycle): boolean {
+    const index = this.#indexOf.get(child) as number;
+    this.#set(index, ended);
+    for (const dependency of this.#dependencies(index)) this.#count(dependency, -1);
+    return !this.has(index, ran);
+  }
+
+  dependenciesOf(child: Lifecycle): readonly number[] {
+    return this.#dependencies(this.#indexOf.get(child) as number);
+  }
+
+  /** Whether the child is running and nothing that depends on it still runs: it may stop. */
+  free(index: number): boolean {
+    const flags = this.#flags[index] as number;
+    const live = (flags & started) !== 0 && (flags & (askedToStop | ended)) === 0;
+    return live && this.#liveDependents[index] === 0;
+  }
+
+  askToStop(index: number, now: number): void {
+    this.#set(index, askedToStop);
+    this.#askedAt[index] = now;
+  }
+
+  /** When the child was asked to stop, if it was. */
+  askedAt(index: number): number | undefined {
+    return this.#askedAt[index];
+  }
+
+  #dependencies(index: number): readonly number[] {
+    return this.#order.dependencies[index] ?? [];
+  }
+
+  #count(index: number, change: number): void {
+    this.#liveDependents[index] = (this.#liveDependents[index] as number) + change;
+  }
+
+  #set(index: number, flag: number): void {
+    this.#flags[index] = (this.#flags[index] as number) | flag;
+  }
+}
+
+const startChildrenStep: Step<GroupRun, undefined, undefined> = {
+  run: (group) => {
+    group.startChildren();
+  },
+  fail: (group, error) => {
+    group.fail(error);
+  },
+};

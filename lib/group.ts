@@ -1,0 +1,99 @@
+import { systemClock, type Clock } from './clock.js';
+import type { StartOrder } from './dependencies.js';
+import { AddWhileRunningError, AlreadyRunningError } from './errors.js';
+import { GroupRun, type GroupSettings } from './group-run.js';
+import { Lifecycle, type LifecycleOptions } from './lifecycle.js';
+import { silentLogger, type Logger } from './logger.js';
+import { restartable, type RestartPolicy } from './restarter.js';
+import type { Service } from './service.js';
+import { assertClock, assertLogger, assertName, assertObject, invalid } from './validate.js';
+
+/** Options of the {@link Pool} and {@link Sequence} constructors. */
+export interface GroupOptions {
+  /** The group's name, in logs and errors. @default 'pool' or 'sequence' */
+  name?: string;
+  /** Where the group logs its children's transitions; also given to their lifecycles. @default a silent logger */
+  logger?: Logger;
+  /**
+   * Timers for the children's own stop deadlines (`child.stop({ timeout })`) and restart
+   * delays, and the time in the log at a missed deadline. @default the real timers
+   */
+  clock?: Clock;
+}
+
+/**
+ * What a pool and a sequence share: their children, the options every child's lifecycle gets,
+ * and the run in progress. The group's own class decides the start order.
+ */
+export class Group {
+  readonly settings: GroupSettings;
+  // The options of every child's lifecycle: one object, not one per add().
+  readonly #childOptions: LifecycleOptions;
+  readonly #children: Lifecycle[] = [];
+  // A frozen copy, rebuilt on demand after add(): handed out, and kept by each run, so nobody
+  // can change the children of a group behind add()'s back.
+  #snapshot: readonly Lifecycle[] | undefined;
+  #run: GroupRun | undefined;
+
+  /** @throws {TypeError} when `options` or one of them is malformed. */
+  constructor(kind: GroupSettings['kind'], strictStart: boolean, options: GroupOptions) {
+    assertObject(options, 'options');
+    const { name = kind, logger = silentLogger, clock = systemClock } = options;
+    assertName(name, 'options.name');
+    assertLogger(logger, 'options.logger');
+    assertClock(clock, 'options.clock');
+    this.settings = Object.freeze({ kind, name, logger, clock, strictStart });
+    this.#childOptions = Object.freeze({ logger, clock });
+  }
+
+  /** The children's lifecycles, in the order they were added. */
+  get lifecycles(): readonly Lifecycle[] {
+    return (this.#snapshot ??= Object.freeze([...this.#children]));
+  }
+
+  /** How many children there are. */
+  get size(): number {
+    return this.#children.length;
+  }
+
+  /**
+   * A lifecycle for `service` (wrapped in a {@link Restarter} when `restart` is given), not yet
+   * added.
+   * @throws {AddWhileRunningError} while the group runs.
+   * @throws {TypeError} when `restart` is malformed.
+   */
+  prepare(service: Service, restart: RestartPolicy | undefined): Lifecycle {
+    const { kind, name } = this.settings;
+    if (this.#run) throw new AddWhileRunningError(name, service.name, kind);
+    const child =
+      restart === undefined ? service : restartable(service, restart, this.#childOptions);
+    return new Lifecycle(child, this.#childOptions);
+  }
+
+  /** Adds a lifecycle made by {@link Group.prepare}. */
+  add(lifecycle: Lifecycle): void {
+    this.#children.push(lifecycle);
+    this.#snapshot = undefined;
+  }
+
+  /**
+   * Runs every child in `order` (all at once when undefined); `order` is asked for when the run
+   * begins, and what it throws rejects the run.
+   * @throws {TypeError} when `lifecycle` is not a {@link Lifecycle}.
+   */
+  run(lifecycle: Lifecycle, order: () => StartOrder | undefined): Promise<void> {
+    if (!(lifecycle instanceof Lifecycle)) invalid('lifecycle', 'a Lifecycle', lifecycle);
+    if (this.#run) return Promise.reject(new AlreadyRunningError(this.settings.name));
+    let run: GroupRun;
+    try {
+      run = new GroupRun(this.settings, lifecycle, this.lifecycles, order());
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the TypeError order() threw
+      return Promise.reject(error);
+    }
+    this.#run = run;
+    return run.start().finally(() => {
+      this.#run = undefined;
+    });
+  }
+}
