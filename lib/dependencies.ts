@@ -35,8 +35,8 @@ const ambiguous = -1;
  */
 export class DependencyTable {
   readonly #pool: string;
-  // Every child's lifecycle and the services it stands for (its own, and the one a Restarter
-  // wraps) → the child's index.
+  // Every child's lifecycle and what else names it (its service; for a Restarter, also the
+  // service it restarts and that service's lifecycle) → the child's index.
   readonly #index = new Map<Dependency, number>();
   readonly #names: string[] = [];
   readonly #declared = new Map<number, readonly Dependency[]>();
@@ -45,29 +45,29 @@ export class DependencyTable {
     this.#pool = pool;
   }
 
-  /** Records the child at `index` and what it may be named by. */
-  register(index: number, lifecycle: Lifecycle, services: readonly Service[]): void {
+  /** Records the child at `index`: its lifecycle, and the `aliases` it may also be named by. */
+  register(index: number, lifecycle: Lifecycle, aliases: readonly Dependency[]): void {
     this.#names[index] = lifecycle.name;
     this.#index.set(lifecycle, index);
-    for (const service of services) {
-      const known = this.#index.get(service);
-      this.#index.set(service, known === undefined || known === index ? index : ambiguous);
+    for (const alias of aliases) {
+      const known = this.#index.get(alias);
+      this.#index.set(alias, known === undefined || known === index ? index : ambiguous);
     }
   }
 
   /**
-   * Throws a `TypeError` if the child about to be registered at `index` (as `lifecycle`, for
-   * `services`) cannot depend on `dependsOn`: a lifecycle that is not a child of this pool, or a
+   * Throws a `TypeError` if the child about to be registered at `index` (as `lifecycle`, with
+   * `aliases`) cannot depend on `dependsOn`: a lifecycle that is not a child of this pool, or a
    * dependency that closes a cycle. Changes nothing.
    */
   check(
     index: number,
     lifecycle: Lifecycle,
-    services: readonly Service[],
+    aliases: readonly Dependency[],
     dependsOn: readonly Dependency[],
   ): void {
     const resolve = (dependency: Dependency): number | undefined =>
-      dependency === lifecycle || services.includes(dependency as Service)
+      dependency === lifecycle || aliases.includes(dependency)
         ? index
         : this.#index.get(dependency);
     for (const [position, dependency] of dependsOn.entries()) {

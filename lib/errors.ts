@@ -139,7 +139,7 @@ export class RestartLimitError extends OverseerError {
   constructor(service: string, restarts: number, window: number, cause: Error | undefined) {
     const last = cause === undefined ? 'it ended on its own' : `last error: ${cause.message}`;
     super(
-      `Service "${service}" failed again after ${restarts} restarts within ${window} ms; giving up (${last})`,
+      `Service "${service}" failed again after ${restarts === 1 ? '1 restart' : `${restarts} restarts`} within ${window} ms; giving up (${last})`,
       cause === undefined ? undefined : { cause },
     );
     this.service = service;

@@ -10,6 +10,7 @@ import {
 import { internals, type Lifecycle } from './lifecycle.js';
 import { isLevelEnabled, type Logger } from './logger.js';
 import { stopRequestedReason } from './abort-reasons.js';
+import { logStragglers, type Straggler } from './stragglers.js';
 import { enqueue, type Step } from './propagation.js';
 import type { StopObserver, Supervisor } from './supervisor.js';
 import { isActive, type State } from './state.js';
@@ -112,7 +113,8 @@ export class GroupRun implements Supervisor, StopObserver {
   childEnded(child: Lifecycle, error: Error | undefined): void {
     this.#ended++;
     const order = this.#order;
-    const failedToStart = order ? order.end(child) : false;
+    const failedToStart = order ? !order.hasRun(child) : false;
+    const freed = order?.end(child);
     if (failedToStart && this.#settings.strictStart && !this.#draining) {
       this.#errors.push(new StartFailedError(this.#settings.name, child.name, error));
     } else if (error !== undefined) {
@@ -121,7 +123,7 @@ export class GroupRun implements Supervisor, StopObserver {
     // A child that ends while the group has not asked it to stop ends the group.
     if (!this.#draining) this.#drain(this.#childEndedReason(child, error));
     else {
-      if (order) this.#stopFreed(order, child);
+      if (order && freed) this.#stopFreed(order, freed);
       this.#finishIfDone();
     }
   }
@@ -188,10 +190,10 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#finishIfDone();
   }
 
-  /** `child` has ended while the group drains: ask what it depended on, if now free, to stop. */
-  #stopFreed(order: OrderState, child: Lifecycle): void {
-    for (const dependency of order.dependenciesOf(child)) {
-      if (order.free(dependency)) this.#askToStop(order, dependency);
+  /** A child has ended while the group drains: ask the children it freed to stop. */
+  #stopFreed(order: OrderState, freed: readonly number[]): void {
+    for (const index of freed) {
+      if (order.free(index)) this.#askToStop(order, index);
     }
   }
 
@@ -220,17 +222,10 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#children.forEach((child, index) => {
       if (!isActive(child.state)) return;
       const since = this.#order ? this.#order.askedAt(index) : this.#drainStartedAt;
-      stragglers.push({
-        service: child.name,
-        state: child.state,
-        stoppingMs: since === undefined ? undefined : Math.round(now - since),
-      });
+      const stoppingMs = since === undefined ? undefined : Math.round(now - since);
+      stragglers.push({ service: child.name, state: child.state, stoppingMs });
     });
-    if (stragglers.length === 0) return;
-    logger.warn(
-      `shutdown deadline passed with ${stragglers.length} services still stopping: ${describeStragglers(stragglers)}`,
-      { [kind]: name, services: stragglers },
-    );
+    logStragglers(logger, { [kind]: name }, stragglers);
   }
 
   #childEndedReason(child: Lifecycle, error: Error | undefined): DOMException {
@@ -258,27 +253,6 @@ export class GroupRun implements Supervisor, StopObserver {
   }
 }
 
-/** A child that had not stopped when its group's deadline passed. */
-interface Straggler {
-  service: string;
-  state: State;
-  /** How long since the group asked it to stop; undefined if it was still waiting to be asked. */
-  stoppingMs: number | undefined;
-}
-
-// '"db" (stopping for 10003 ms), "cache" (running, not yet asked to stop)', at most 10 named.
-function describeStragglers(stragglers: readonly Straggler[]): string {
-  const named = stragglers.slice(0, 10).map(({ service, state, stoppingMs }) => {
-    const detail =
-      stoppingMs === undefined
-        ? `${state}, not yet asked to stop`
-        : `${state}, asked to stop ${stoppingMs} ms ago`;
-    return `"${service}" (${detail})`;
-  });
-  const more = stragglers.length - named.length;
-  return more > 0 ? `${named.join(', ')} and ${more} more` : named.join(', ');
-}
-
 function capitalized(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
@@ -290,7 +264,7 @@ class OrderState {
   readonly #flags: Uint8Array;
   /** Per child: how many of its dependencies have not run yet. */
   readonly waitingFor: number[];
-  /** Per child: how many of its dependents have started and not ended. */
+  /** Per child: how many of its dependents have started and still hold it (see `end`). */
   readonly #liveDependents: number[];
   readonly #askedAt: number[] = [];
 
@@ -325,16 +299,37 @@ class OrderState {
     return ready;
   }
 
-  /** Marks `child` as ended; returns whether it ended without ever running. */
-  end(child: Lifecycle): boolean {
-    const index = this.#indexOf.get(child) as number;
-    this.#set(index, ended);
-    for (const dependency of this.#dependencies(index)) this.#count(dependency, -1);
-    return !this.has(index, ran);
+  /** Whether `child` has reported running in this run. */
+  hasRun(child: Lifecycle): boolean {
+    return this.has(this.#indexOf.get(child) as number, ran);
   }
 
-  dependenciesOf(child: Lifecycle): readonly number[] {
-    return this.#dependencies(this.#indexOf.get(child) as number);
+  /**
+   * Marks `child` as ended. Returns the children that nothing started depends on any more: an
+   * ended child keeps holding what it depends on until what depends on it has ended too, so a
+   * chain stops from its end even when a child in its middle ended first.
+   */
+  end(child: Lifecycle): number[] {
+    const index = this.#indexOf.get(child) as number;
+    this.#set(index, ended);
+    const freed: number[] = [];
+    if (this.#liveDependents[index] === 0) this.#release(index, freed);
+    return freed;
+  }
+
+  /** `index` holds nothing any more: its dependencies lose a dependent, recursively. */
+  #release(index: number, freed: number[]): void {
+    // An explicit stack, not recursion: a chain may be 10,000 children long.
+    const stack = [index];
+    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+      for (const dependency of this.#dependencies(next)) {
+        const live = (this.#liveDependents[dependency] as number) - 1;
+        this.#liveDependents[dependency] = live;
+        if (live !== 0) continue;
+        if (this.has(dependency, ended)) stack.push(dependency);
+        else freed.push(dependency);
+      }
+    }
   }
 
   /** Whether the child is running and nothing that depends on it still runs: it may stop. */

@@ -106,9 +106,9 @@ export class Pool implements Service {
   #declare(lifecycle: Lifecycle, dependsOn: readonly Dependency[]): void {
     const table = (this.#dependencies ??= this.#tableOfChildren());
     const index = this.#group.size;
-    const services = servicesOf(lifecycle.service);
-    table.check(index, lifecycle, services, dependsOn);
-    table.register(index, lifecycle, services);
+    const aliases = aliasesOf(lifecycle.service);
+    table.check(index, lifecycle, aliases, dependsOn);
+    table.register(index, lifecycle, aliases);
     table.declare(index, dependsOn);
   }
 
@@ -116,15 +116,19 @@ export class Pool implements Service {
   #tableOfChildren(): DependencyTable {
     const table = new DependencyTable(this.name);
     this.#group.lifecycles.forEach((child, index) => {
-      table.register(index, child, servicesOf(child.service));
+      table.register(index, child, aliasesOf(child.service));
     });
     return table;
   }
 }
 
-/** The services a child may be named by: its own, and the one a Restarter runs. */
-function servicesOf(service: Service): Service[] {
-  return service instanceof Restarter ? [service, service.service as Service] : [service];
+/**
+ * What else a child may be named by in `dependsOn`: its service; for a Restarter, also the service
+ * it restarts and that service's own lifecycle.
+ */
+function aliasesOf(service: Service): Dependency[] {
+  if (!(service instanceof Restarter)) return [service];
+  return [service, service.service as Service, service.lifecycle as Lifecycle];
 }
 
 function assertDependencies(dependsOn: unknown): asserts dependsOn is readonly Dependency[] {

@@ -13,6 +13,7 @@ import { isLevelEnabled, silentLogger, type Logger } from './logger.js';
 import { enqueue, runNow, type Step } from './propagation.js';
 import { assertService, type Service } from './service.js';
 import type { State } from './state.js';
+import { logStragglers } from './stragglers.js';
 import type { StopObserver, Supervisor } from './supervisor.js';
 import {
   assertClock,
@@ -190,6 +191,7 @@ class RestarterRun implements Supervisor, StopObserver {
   // 'waiting' also covers the moment before the first start, which is a step away.
   #phase: Phase = 'waiting';
   #stopping = false;
+  #stopRequestedAt = 0;
   #timer: unknown;
   #attempts = 0;
   #failure: Error | undefined;
@@ -248,6 +250,7 @@ class RestarterRun implements Supervisor, StopObserver {
   stopRequested(reason: unknown): void {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#stopRequestedAt = this.#settings.clock.now();
     internals.reportStopping(this.#lifecycle);
     if (this.#phase === 'child') internals.stopChild(this.#child, this, reason);
     // Waiting: the stop cuts the delay short.
@@ -256,14 +259,13 @@ class RestarterRun implements Supervisor, StopObserver {
 
   deadlineReached(reason: unknown): void {
     if (this.#phase !== 'child') return;
-    const { logger, name } = this.#settings;
-    if (isLevelEnabled(logger, 'warn')) {
-      logger.warn(
-        `shutdown deadline passed with 1 services still stopping: "${this.#child.name}" (${this.#child.state})`,
-        { restarter: name, services: [{ service: this.#child.name, state: this.#child.state }] },
-      );
-    }
-    internals.expireChild(this.#child, this, reason);
+    const { logger, clock, name } = this.#settings;
+    const child = this.#child;
+    const stoppingMs = Math.round(clock.now() - this.#stopRequestedAt);
+    logStragglers(logger, { restarter: name }, [
+      { service: child.name, state: child.state, stoppingMs },
+    ]);
+    internals.expireChild(child, this, reason);
   }
 
   fail(error: Error): void {

@@ -1,0 +1,42 @@
+import { isLevelEnabled, type Logger } from './logger.js';
+import type { State } from './state.js';
+
+/** A child that had not ended when its supervisor's shutdown deadline passed. */
+export interface Straggler {
+  service: string;
+  state: State;
+  /** Ms since its supervisor asked it to stop; undefined if it was still waiting to be asked. */
+  stoppingMs: number | undefined;
+}
+
+/**
+ * Logs, at warn level, the children still running when a deadline passed: the line that tells
+ * an operator which service held the shutdown up, and for how long.
+ * @param supervisor the field naming the supervisor, `{ pool: 'app' }`.
+ */
+export function logStragglers(
+  logger: Logger,
+  supervisor: Readonly<Record<string, string>>,
+  stragglers: readonly Straggler[],
+): void {
+  if (stragglers.length === 0 || !isLevelEnabled(logger, 'warn')) return;
+  const count = stragglers.length === 1 ? '1 service' : `${stragglers.length} services`;
+  logger.warn(
+    `shutdown deadline passed with ${count} still stopping: ${describeStragglers(stragglers)}`,
+    { ...supervisor, services: stragglers },
+  );
+}
+
+// '"db" (stopping, asked to stop 10003 ms ago), "cache" (running, not yet asked to stop)', at
+// most 10 named.
+function describeStragglers(stragglers: readonly Straggler[]): string {
+  const named = stragglers.slice(0, 10).map(({ service, state, stoppingMs }) => {
+    const detail =
+      stoppingMs === undefined
+        ? `${state}, not yet asked to stop`
+        : `${state}, asked to stop ${stoppingMs} ms ago`;
+    return `"${service}" (${detail})`;
+  });
+  const more = stragglers.length - named.length;
+  return more > 0 ? `${named.join(', ')} and ${more} more` : named.join(', ');
+}

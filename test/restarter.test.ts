@@ -1,0 +1,881 @@
+import { once } from 'node:events';
+import test, { type ExecutionContext } from 'ava';
+import {
+  AlreadyRunningError,
+  Lifecycle,
+  OverseerError,
+  Pool,
+  Restarter,
+  RestartLimitError,
+  ServiceCrashedError,
+  type RestarterOptions,
+} from '../lib/index.js';
+import { fakeClock } from './helpers/clock.js';
+import { settlesAtOnce } from './helpers/lifecycle.js';
+import { captureLogs } from './helpers/logs.js';
+import { runToEnd } from './helpers/pool.js';
+import { recordStates } from './helpers/record.js';
+import {
+  fields,
+  makeRestarter,
+  nextRestart,
+  type RestarterFixture,
+  type RestartEvent,
+} from './helpers/restarter.js';
+import { ControlledService, serviceOf } from './helpers/service.js';
+
+/** Crashes the child (or ends it, with `how: 'finish'`), waits for the restart event, then lets the delay pass. */
+async function failThenRestart(
+  fixture: RestarterFixture,
+  error?: Error,
+  how: 'crash' | 'finish' = 'crash',
+): Promise<RestartEvent> {
+  const restarted = nextRestart(fixture.restarter);
+  if (how === 'crash') fixture.service.crash(error);
+  else fixture.service.finish();
+  const event = await restarted;
+  await fixture.fake.tickAsync(event.delay);
+  return event;
+}
+
+function assertAbortError(t: ExecutionContext, reason: unknown, name: string): void {
+  t.true(reason instanceof DOMException, `expected a DOMException, got ${String(reason)}`);
+  t.is((reason as DOMException).name, name);
+}
+
+// --- construction ---
+
+test('a restarter is named after its child unless given a name', (t) => {
+  const service = new ControlledService('worker');
+  t.is(new Restarter(service).name, 'worker');
+  t.is(new Restarter(service, {}).name, 'worker');
+  t.is(new Restarter(service, { name: 'worker guard' }).name, 'worker guard');
+});
+
+test('a restarter exposes its child, the child lifecycle and a one-element frozen lifecycles', (t) => {
+  const service = new ControlledService('worker');
+  const restarter = new Restarter(service);
+  t.is(restarter.service, service);
+  t.true(restarter.lifecycle instanceof Lifecycle);
+  t.is(restarter.lifecycle.service, service);
+  t.is(restarter.lifecycle.state, 'stopped');
+  t.is(restarter.lifecycles.length, 1);
+  t.is(restarter.lifecycles[0], restarter.lifecycle);
+  t.true(Object.isFrozen(restarter.lifecycles));
+});
+
+test('the Restarter constructor throws a TypeError naming the argument or option', (t) => {
+  const service = new ControlledService('svc');
+  t.throws(() => new Restarter(undefined as unknown as ControlledService), {
+    instanceOf: TypeError,
+    message: /^Expected `service` to be a Service/,
+  });
+  t.throws(() => new Restarter({ name: 'x' } as unknown as ControlledService), {
+    instanceOf: TypeError,
+    message: /^Expected `service` to be a Service/,
+  });
+  const bad: [unknown, string | RegExp][] = [
+    [null, 'Expected `options` to be an object, got `null`'],
+    [
+      { restart: 'sometimes' },
+      "Expected `options.restart` to be 'on-crash' or 'always', got `\"sometimes\"` (string)",
+    ],
+    [{ random: 5 }, 'Expected `options.random` to be a function, got `5` (number)'],
+    [{ random: null }, 'Expected `options.random` to be a function, got `null`'],
+    [{ name: '' }, 'Expected `options.name` to be a non-empty string, got `""` (string)'],
+    [{ logger: {} }, /^Expected `options\.logger` to be a logger/],
+    [{ clock: { now: () => 0 } }, /^Expected `options\.clock` to be a clock/],
+    [{ initialDelay: -1 }, /^Expected `options\.initialDelay` to be /],
+    [{ maxDelay: 50 }, /^Expected `options\.maxDelay` to be .* from initialDelay \(100\)/],
+    [{ factor: 0.5 }, /^Expected `options\.factor` to be a number >= 1/],
+    [{ jitter: 2 }, /^Expected `options\.jitter` to be a number from 0 to 1/],
+    [{ maxRestarts: 1.5 }, /^Expected `options\.maxRestarts` to be an integer >= 0, or Infinity/],
+    [{ window: 0 }, /^Expected `options\.window` to be a number of milliseconds > 0, or Infinity/],
+  ];
+  for (const [options, message] of bad) {
+    t.throws(() => new Restarter(service, options as RestarterOptions), {
+      instanceOf: TypeError,
+      message,
+    });
+  }
+});
+
+test('runWithLifecycle throws a TypeError for something that is not a Lifecycle', (t) => {
+  const restarter = new Restarter(new ControlledService('svc'));
+  t.throws(() => restarter.runWithLifecycle({} as Lifecycle), {
+    instanceOf: TypeError,
+    message: /^Expected `lifecycle` to be a Lifecycle/,
+  });
+});
+
+// --- running and restarting ---
+
+test('the restarter reports running when its child first runs', async (t) => {
+  const { service, lifecycle, states, childStates } = makeRestarter({ running: 'manually' });
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'starting');
+  t.deepEqual(childStates, ['starting']);
+  service.reportRunning();
+  t.is(lifecycle.state, 'running');
+  t.deepEqual(states, ['starting', 'running']);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('the restarter stays running, with no other transition, while its child restarts', async (t) => {
+  const fixture = makeRestarter({ running: 'manually' });
+  const { service, restarter, lifecycle, states, childStates, fake } = fixture;
+  const done = runToEnd(lifecycle);
+  service.reportRunning();
+  for (let round = 0; round < 3; round += 1) {
+    const restarted = nextRestart(restarter);
+    service.crash();
+    await restarted;
+    t.is(lifecycle.state, 'running');
+    await fake.tickAsync(10_000);
+    // The child was started again, and has not reported running yet.
+    t.is(restarter.lifecycle.state, 'starting');
+    t.is(lifecycle.state, 'running');
+    service.reportRunning();
+  }
+  t.deepEqual(states, ['starting', 'running']);
+  t.deepEqual(childStates, [
+    ...['starting', 'running', 'crashed'],
+    ...['starting', 'running', 'crashed'],
+    ...['starting', 'running', 'crashed'],
+    ...['starting', 'running'],
+  ]);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+});
+
+test('the child lifecycle is the same object across restarts, and its hooks see every run', async (t) => {
+  const fixture = makeRestarter();
+  const { service, restarter, lifecycle } = fixture;
+  const starts: number[] = [];
+  restarter.lifecycle.onStarting(() => starts.push(service.runs.length));
+  const done = runToEnd(lifecycle);
+  await failThenRestart(fixture);
+  await failThenRestart(fixture);
+  t.is(service.runs.length, 3);
+  for (const run of service.runs) t.is(run, restarter.lifecycle);
+  t.deepEqual(restarter.lifecycles, [restarter.lifecycle]);
+  t.deepEqual(starts, [0, 1, 2]);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('a crash restarts the child after the computed delay, and not a moment before', async (t) => {
+  // Default jitter 0.2; a random of 0.5 takes 10 % off the 100 ms.
+  const { service, restarter, lifecycle, fake, pending } = makeRestarter({}, { random: () => 0.5 });
+  const done = runToEnd(lifecycle);
+  const restarted = nextRestart(restarter);
+  service.crash();
+  t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 90 });
+  t.is(pending(), 1);
+  t.is(restarter.lifecycle.state, 'crashed');
+
+  await fake.tickAsync(89);
+  t.is(service.runs.length, 1);
+  t.is(restarter.lifecycle.state, 'crashed');
+
+  await fake.tickAsync(1);
+  t.is(service.runs.length, 2);
+  t.is(restarter.lifecycle.state, 'running');
+  t.is(fake.now, 90);
+  t.is(pending(), 0);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test("'restart' events count the attempts and carry the child's error and the delay", async (t) => {
+  const fixture = makeRestarter({}, { name: 'guard' });
+  const { lifecycle, restarts, entries } = fixture;
+  const done = runToEnd(lifecycle);
+  const errors = [new Error('first'), new Error('second'), new Error('third')];
+  for (const error of errors) await failThenRestart(fixture, error);
+  t.deepEqual(restarts, [
+    { attempt: 1, error: errors[0], delay: 100 },
+    { attempt: 2, error: errors[1], delay: 200 },
+    { attempt: 3, error: errors[2], delay: 400 },
+  ]);
+  restarts.forEach((event, index) => t.is(event.error, errors[index]));
+  const logged = entries.filter((entry) => entry.message === 'service failed, restarting');
+  t.deepEqual(logged.map(fields), [
+    {
+      level: 'warn',
+      message: 'service failed, restarting',
+      service: 'svc',
+      restarter: 'guard',
+      attempt: 1,
+      delay: 100,
+      error: errors[0],
+    },
+    {
+      level: 'warn',
+      message: 'service failed, restarting',
+      service: 'svc',
+      restarter: 'guard',
+      attempt: 2,
+      delay: 200,
+      error: errors[1],
+    },
+    {
+      level: 'warn',
+      message: 'service failed, restarting',
+      service: 'svc',
+      restarter: 'guard',
+      attempt: 3,
+      delay: 400,
+      error: errors[2],
+    },
+  ]);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('a restart listener that throws is logged at error level and changes nothing', async (t) => {
+  const { service, restarter, lifecycle, states, entries, fake, pending } = makeRestarter();
+  const failure = new Error('listener broke');
+  const restarted = nextRestart(restarter);
+  restarter.on('restart', () => {
+    throw failure;
+  });
+  const done = runToEnd(lifecycle);
+  service.crash();
+  t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 100 });
+  t.deepEqual(
+    entries.map((entry) => entry.message),
+    ['service failed, restarting', 'restart listener failed'],
+  );
+  t.deepEqual(fields(entries[1]), {
+    level: 'error',
+    message: 'restart listener failed',
+    service: 'svc',
+    restarter: 'svc',
+    error: failure,
+  });
+  t.is(pending(), 1);
+  await fake.tickAsync(100);
+  t.is(service.runs.length, 2);
+  t.is(restarter.lifecycle.state, 'running');
+  t.deepEqual(states, ['starting', 'running']);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('within the window the delay keeps growing, and falls back once the earlier failures have left it', async (t) => {
+  const fixture = makeRestarter({}, { window: 1000, maxRestarts: 5 });
+  const done = runToEnd(fixture.lifecycle);
+  t.like(await failThenRestart(fixture), { attempt: 1, delay: 100 });
+  t.like(await failThenRestart(fixture), { attempt: 2, delay: 200 });
+  await fixture.fake.tickAsync(1000);
+  // The failures at 0 and 100 ms are more than 1000 ms old at 1300 ms.
+  t.like(await failThenRestart(fixture), { attempt: 3, delay: 100 });
+  t.like(await failThenRestart(fixture), { attempt: 4, delay: 200 });
+  await fixture.lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+// --- giving up ---
+
+test('after maxRestarts failures within the window the next one makes the restarter crash with RestartLimitError', async (t) => {
+  const fixture = makeRestarter({}, { maxRestarts: 2, name: 'guard' });
+  const { service, lifecycle, states, restarts, entries, pending } = fixture;
+  const done = runToEnd(lifecycle);
+  await failThenRestart(fixture, new Error('first'));
+  await failThenRestart(fixture, new Error('second'));
+  const last = new Error('third');
+  service.crash(last);
+  const error = await done;
+
+  t.true(error instanceof RestartLimitError);
+  t.true(error instanceof OverseerError);
+  const limit = error as RestartLimitError;
+  t.is(limit.name, 'RestartLimitError');
+  t.is(limit.code, 'ERR_OVERSEER_RESTART_LIMIT');
+  t.is(limit.restarts, 2);
+  t.is(limit.service, 'svc');
+  t.is(limit.cause, last);
+  t.is(
+    limit.message,
+    'Service "svc" failed again after 2 restarts within 60000 ms; giving up (last error: third)',
+  );
+  t.is(lifecycle.state, 'crashed');
+  t.is(lifecycle.error, error);
+  t.deepEqual(states, ['starting', 'running', 'crashed']);
+  t.is(service.runs.length, 3);
+  t.deepEqual(
+    restarts.map(({ attempt, delay }) => [attempt, delay]),
+    [
+      [1, 100],
+      [2, 200],
+    ],
+  );
+  t.deepEqual(fields(entries.at(-1)), {
+    level: 'error',
+    message: 'service failed too often, giving up',
+    service: 'svc',
+    restarter: 'guard',
+    restarts: 2,
+    error: last,
+  });
+  t.is(pending(), 0);
+});
+
+test('maxRestarts 0 makes the first crash give up at once', async (t) => {
+  const { service, lifecycle, restarts, pending } = makeRestarter({}, { maxRestarts: 0 });
+  const done = runToEnd(lifecycle);
+  service.crash();
+  const error = await done;
+  t.true(error instanceof RestartLimitError);
+  t.is((error as RestartLimitError).restarts, 0);
+  t.is(error?.cause, service.error);
+  t.deepEqual(restarts, []);
+  t.is(service.runs.length, 1);
+  t.is(pending(), 0);
+});
+
+test('failures spaced wider than the window never make the restarter give up', async (t) => {
+  const fixture = makeRestarter({}, { window: 1000, maxRestarts: 1 });
+  const { lifecycle, states, service } = fixture;
+  const done = runToEnd(lifecycle);
+  for (let attempt = 1; attempt <= 10; attempt += 1) {
+    t.deepEqual(await failThenRestart(fixture), { attempt, error: service.error, delay: 100 });
+    await fixture.fake.tickAsync(1000);
+  }
+  t.is(service.runs.length, 11);
+  t.is(lifecycle.state, 'running');
+  t.deepEqual(states, ['starting', 'running']);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a restarter run again after it ended starts with a fresh budget', async (t) => {
+  const fixture = makeRestarter({}, { maxRestarts: 1 });
+  const { service, lifecycle, states, restarts, fake } = fixture;
+  const first = runToEnd(lifecycle);
+  await failThenRestart(fixture);
+  service.crash();
+  t.true((await first) instanceof RestartLimitError);
+
+  // Same moment, same window: only a fresh budget lets it restart again.
+  const second = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+  t.is(service.runs.length, 3);
+  t.deepEqual(await failThenRestart(fixture), { attempt: 1, error: service.error, delay: 100 });
+  t.is(service.runs.length, 4);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await second, undefined);
+
+  const third = runToEnd(lifecycle);
+  t.deepEqual(await failThenRestart(fixture), { attempt: 1, error: service.error, delay: 100 });
+  await lifecycle.stop();
+  t.is(await third, undefined);
+  t.is(restarts.length, 3);
+  t.is(fake.now, 300);
+  t.deepEqual(states, [
+    ...['starting', 'running', 'crashed'],
+    ...['starting', 'running', 'stopping', 'stopped'],
+    ...['starting', 'running', 'stopping', 'stopped'],
+  ]);
+});
+
+// --- on-crash and always ---
+
+test("with restart 'on-crash', a child that ends on its own ends the restarter stopped", async (t) => {
+  const { service, lifecycle, states, childStates, restarts, pending } = makeRestarter();
+  const done = runToEnd(lifecycle);
+  service.finish();
+  t.is(await done, undefined);
+  t.is(lifecycle.state, 'stopped');
+  t.deepEqual(states, ['starting', 'running', 'stopped']);
+  t.deepEqual(childStates, ['starting', 'running', 'stopped']);
+  t.deepEqual(restarts, []);
+  t.is(service.runs.length, 1);
+  t.is(pending(), 0);
+});
+
+test("with restart 'always', a child that ends on its own is restarted, and the event's error is undefined", async (t) => {
+  const fixture = makeRestarter({}, { restart: 'always' });
+  const { service, lifecycle, states, entries } = fixture;
+  const done = runToEnd(lifecycle);
+  t.deepEqual(await failThenRestart(fixture, undefined, 'finish'), {
+    attempt: 1,
+    error: undefined,
+    delay: 100,
+  });
+  t.is(service.runs.length, 2);
+  t.deepEqual(fields(entries[0]), {
+    level: 'warn',
+    message: 'service failed, restarting',
+    service: 'svc',
+    restarter: 'svc',
+    attempt: 1,
+    delay: 100,
+    error: undefined,
+  });
+  // A crash is restarted too.
+  t.deepEqual(await failThenRestart(fixture), { attempt: 2, error: service.error, delay: 200 });
+  t.deepEqual(states, ['starting', 'running']);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test("with restart 'always', giving up after a clean end is a RestartLimitError without a cause", async (t) => {
+  const fixture = makeRestarter({}, { restart: 'always', maxRestarts: 1 });
+  const { service, lifecycle } = fixture;
+  const done = runToEnd(lifecycle);
+  await failThenRestart(fixture, undefined, 'finish');
+  service.finish();
+  const error = await done;
+  t.true(error instanceof RestartLimitError);
+  t.false('cause' in (error as Error));
+  t.is(
+    error?.message,
+    'Service "svc" failed again after 1 restart within 60000 ms; giving up (it ended on its own)',
+  );
+});
+
+// --- stopping ---
+
+test('a stop request while the child runs stops the child with the same reason and ends the restarter stopped', async (t) => {
+  const { service, restarter, lifecycle, states, childStates, pending } = makeRestarter();
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop();
+  t.is(lifecycle.state, 'stopping');
+  t.true(restarter.lifecycle.signal.aborted);
+  t.is(restarter.lifecycle.signal.reason, lifecycle.signal.reason);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.deepEqual(childStates, ['starting', 'running', 'stopping', 'stopped']);
+  t.is(service.runs.length, 1);
+  t.is(pending(), 0);
+});
+
+test('a stop request after a restart stops the current run of the child', async (t) => {
+  const fixture = makeRestarter();
+  const { service, lifecycle, states, childStates } = fixture;
+  const done = runToEnd(lifecycle);
+  await failThenRestart(fixture);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.deepEqual(childStates, [
+    ...['starting', 'running', 'crashed'],
+    ...['starting', 'running', 'stopping', 'stopped'],
+  ]);
+  t.is(service.runs.length, 2);
+});
+
+test('a stop request while the child starts stops it and ends the restarter stopped', async (t) => {
+  const { lifecycle, states, childStates } = makeRestarter({ running: 'manually' });
+  const done = runToEnd(lifecycle);
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'stopping', 'stopped']);
+  t.deepEqual(childStates, ['starting', 'stopping', 'stopped']);
+});
+
+test('a stop request during the backoff delay ends the restarter stopped at once, leaving no timer and no further run', async (t) => {
+  const { service, restarter, lifecycle, states, childStates, fake, pending } = makeRestarter();
+  const done = runToEnd(lifecycle);
+  const restarted = nextRestart(restarter);
+  service.crash();
+  await restarted;
+  t.is(pending(), 1);
+  const { settled, promise } = await settlesAtOnce(() => lifecycle.stop());
+  t.true(settled);
+  t.is(await promise, 'stopped');
+  t.is(pending(), 0);
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+
+  await fake.tickAsync(60_000);
+  t.is(service.runs.length, 1);
+  t.deepEqual(childStates, ['starting', 'running', 'crashed']);
+  t.is(lifecycle.state, 'stopped');
+});
+
+test('the timer is cleared at the stop request itself, before the restarter has ended', async (t) => {
+  const { service, restarter, lifecycle, pending } = makeRestarter();
+  const done = runToEnd(lifecycle);
+  const restarted = nextRestart(restarter);
+  service.crash();
+  await restarted;
+  const stopped = lifecycle.stop();
+  t.is(pending(), 0);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+});
+
+test("a child that crashes while being stopped makes the restarter crash with the child's own error", async (t) => {
+  const { service, lifecycle, states, restarts, pending } = makeRestarter({ whenAsked: 'crash' });
+  const done = runToEnd(lifecycle);
+  t.is(await lifecycle.stop(), 'crashed');
+  const error = await done;
+  t.is(error, service.error);
+  t.is(lifecycle.error, service.error);
+  t.false(error instanceof RestartLimitError);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+  t.deepEqual(restarts, []);
+  t.is(service.runs.length, 1);
+  t.is(pending(), 0);
+});
+
+test("the restarter's stop deadline reaches the child's shutdownSignal, and the child still stopping is logged", async (t) => {
+  const { restarter, lifecycle, states, entries, fake, pending } = makeRestarter(
+    { whenAsked: 'await-deadline' },
+    { name: 'guard' },
+  );
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop({ timeout: 1000 });
+  await fake.tickAsync(999);
+  t.is(restarter.lifecycle.state, 'stopping');
+  t.false(restarter.lifecycle.shutdownSignal.aborted);
+  t.deepEqual(entries, []);
+
+  await fake.tickAsync(1);
+  t.true(restarter.lifecycle.shutdownSignal.aborted);
+  assertAbortError(t, restarter.lifecycle.shutdownSignal.reason, 'TimeoutError');
+  t.is(restarter.lifecycle.shutdownSignal.reason, lifecycle.shutdownSignal.reason);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.deepEqual(entries.map(fields), [
+    {
+      level: 'warn',
+      message:
+        'shutdown deadline passed with 1 service still stopping: "svc" (stopping, asked to stop 1000 ms ago)',
+      restarter: 'guard',
+      services: [{ service: 'svc', state: 'stopping', stoppingMs: 1000 }],
+    },
+  ]);
+  t.is(fake.now, 1000);
+  t.is(pending(), 0);
+});
+
+test('the deadline also reaches a child that took its own shutdownSignal before the stop', async (t) => {
+  const { clock, fake, pending } = fakeClock();
+  let shutdown: AbortSignal | undefined;
+  const service = serviceOf('svc', async (lifecycle) => {
+    const own = lifecycle.shutdownSignal;
+    shutdown = own;
+    lifecycle.running();
+    if (!lifecycle.signal.aborted) await once(lifecycle.signal, 'abort');
+    lifecycle.stopping();
+    if (!own.aborted) await once(own, 'abort');
+  });
+  const restarter = new Restarter(service, { clock });
+  const lifecycle = new Lifecycle(restarter, { clock });
+  const done = runToEnd(lifecycle);
+  const stopped = lifecycle.stop({ timeout: 500 });
+  await fake.tickAsync(499);
+  t.false(shutdown?.aborted);
+  t.is(restarter.lifecycle.state, 'stopping');
+  await fake.tickAsync(1);
+  t.true(shutdown?.aborted);
+  assertAbortError(t, shutdown?.reason, 'TimeoutError');
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.is(pending(), 0);
+});
+
+test('a stop requested in an onStarting hook of the restarter never runs the child and ends stopped', async (t) => {
+  const { service, lifecycle, states, childStates } = makeRestarter();
+  lifecycle.onStarting((_restarter, own) => {
+    void own.stop();
+  });
+  t.is(await runToEnd(lifecycle), undefined);
+  t.deepEqual(states, ['starting', 'stopping', 'stopped']);
+  t.deepEqual(childStates, []);
+  t.is(service.runs.length, 0);
+});
+
+// --- a child that never ran ---
+
+test('a child that crashes before it ever runs is restarted, and the restarter stays starting until it runs', async (t) => {
+  const fixture = makeRestarter({ running: 'manually' });
+  const { service, lifecycle, states, childStates } = fixture;
+  const done = runToEnd(lifecycle);
+  t.deepEqual(await failThenRestart(fixture), { attempt: 1, error: service.error, delay: 100 });
+  t.is(lifecycle.state, 'starting');
+  t.deepEqual(await failThenRestart(fixture), { attempt: 2, error: service.error, delay: 200 });
+  t.is(lifecycle.state, 'starting');
+  t.is(service.runs.length, 3);
+  service.reportRunning();
+  t.is(lifecycle.state, 'running');
+  t.deepEqual(states, ['starting', 'running']);
+  t.deepEqual(childStates, [
+    ...['starting', 'crashed'],
+    ...['starting', 'crashed'],
+    ...['starting', 'running'],
+  ]);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('a child that never runs makes the restarter give up while still starting', async (t) => {
+  const fixture = makeRestarter({ running: 'manually' }, { maxRestarts: 1 });
+  const { service, lifecycle, states } = fixture;
+  const done = runToEnd(lifecycle);
+  await failThenRestart(fixture);
+  service.crash();
+  const error = await done;
+  t.true(error instanceof RestartLimitError);
+  t.is(error?.cause, service.error);
+  t.deepEqual(states, ['starting', 'crashed']);
+});
+
+// --- running twice ---
+
+test('running a restarter from two lifecycles at once rejects the second with AlreadyRunningError', async (t) => {
+  const service = new ControlledService('svc');
+  const restarter = new Restarter(service, { name: 'guard' });
+  const first = new Lifecycle(restarter);
+  const second = new Lifecycle(restarter);
+  const firstDone = runToEnd(first);
+  const error = await runToEnd(second);
+  t.true(error instanceof AlreadyRunningError);
+  t.is((error as AlreadyRunningError).code, 'ERR_OVERSEER_ALREADY_RUNNING');
+  t.is((error as AlreadyRunningError).service, 'guard');
+  t.is(second.state, 'crashed');
+  t.is(first.state, 'running');
+  t.is(service.runs.length, 1);
+  t.is(await first.stop(), 'stopped');
+  t.is(await firstDone, undefined);
+});
+
+test('a restarter whose child lifecycle is already running crashes with AlreadyRunningError and leaves that run alone', async (t) => {
+  const { service, restarter, lifecycle, states } = makeRestarter();
+  const byHand = runToEnd(restarter.lifecycle);
+  const error = await runToEnd(lifecycle);
+  t.true(error instanceof AlreadyRunningError);
+  t.is((error as AlreadyRunningError).service, 'svc');
+  t.is(states[0], 'starting');
+  t.is(states.at(-1), 'crashed');
+  t.is(restarter.lifecycle.state, 'running');
+  t.false(restarter.lifecycle.shouldStop());
+  t.is(service.runs.length, 1);
+  t.is(await restarter.lifecycle.stop(), 'stopped');
+  t.is(await byHand, undefined);
+});
+
+// --- in a pool ---
+
+test("pool.add(s, { restart: 'always' }) wraps s in a Restarter that uses the pool's clock and logger", async (t) => {
+  const { clock, fake, pending } = fakeClock();
+  const { logger, entries } = captureLogs();
+  const pool = new Pool({ name: 'app', clock, logger });
+  const service = new ControlledService('svc');
+  const child = pool.add(service, { restart: 'always' });
+  t.is(pool.lifecycles[0], child);
+  t.true(child.service instanceof Restarter);
+  const restarter = child.service;
+  t.is(restarter.name, 'svc');
+  t.is(restarter.service, service);
+  t.is(restarter.lifecycle.service, service);
+
+  const lifecycle = new Lifecycle(pool, { clock });
+  const done = runToEnd(lifecycle);
+  t.is(child.state, 'running');
+  t.is(restarter.lifecycle.state, 'running');
+  const restarted = nextRestart(restarter);
+  service.finish();
+  const event = await restarted;
+  t.is(event.attempt, 1);
+  t.is(event.error, undefined);
+  // The default jitter (0.2) draws from [80, 100].
+  t.true(event.delay >= 80 && event.delay <= 100, `delay ${event.delay}`);
+  t.is(pending(), 1);
+  const warning = entries.find((entry) => entry.message === 'service failed, restarting');
+  t.like(warning, {
+    level: 'warn',
+    service: 'svc',
+    restarter: 'svc',
+    attempt: 1,
+    delay: event.delay,
+  });
+
+  await fake.tickAsync(event.delay - 1);
+  t.is(service.runs.length, 1);
+  await fake.tickAsync(1);
+  t.is(service.runs.length, 2);
+  t.is(lifecycle.state, 'running');
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.is(pending(), 0);
+});
+
+test('pool.add(s, { restart: { … } }) applies the policy, and the pool crashes with the RestartLimitError when it gives up', async (t) => {
+  const { clock, fake } = fakeClock();
+  const pool = new Pool({ name: 'app', clock });
+  const service = new ControlledService('svc');
+  const child = pool.add(service, {
+    restart: { maxRestarts: 1, initialDelay: 5, random: () => 0 },
+  });
+  const restarter = child.service;
+  t.true(restarter instanceof Restarter);
+  t.is(restarter.lifecycle.service, service);
+  const lifecycle = new Lifecycle(pool, { clock });
+  const states = recordStates(lifecycle);
+  const done = runToEnd(lifecycle);
+
+  const restarted = nextRestart(restarter);
+  service.crash();
+  t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 5 });
+  await fake.tickAsync(5);
+  t.is(service.runs.length, 2);
+  service.crash();
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  t.is((error as ServiceCrashedError).service, 'svc');
+  const cause = error?.cause;
+  t.true(cause instanceof RestartLimitError);
+  t.is((cause as RestartLimitError).restarts, 1);
+  t.is((cause as RestartLimitError).cause, service.error);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+});
+
+test("pool.add(s, { restart: 'on-crash' }): a child that ends on its own ends its restarter, and the pool drains stopped", async (t) => {
+  const pool = new Pool({ name: 'app' });
+  const service = new ControlledService('svc');
+  const child = pool.add(service, { restart: 'on-crash' });
+  t.true(child.service instanceof Restarter);
+  const other = pool.add(new ControlledService('other'));
+  const lifecycle = new Lifecycle(pool);
+  const states = recordStates(lifecycle);
+  const done = runToEnd(lifecycle);
+  service.finish();
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.is(child.state, 'stopped');
+  t.is(other.state, 'stopped');
+  t.is(service.runs.length, 1);
+});
+
+test("a restart policy's own clock and logger win over the pool's", async (t) => {
+  const poolClock = fakeClock();
+  const own = fakeClock();
+  const poolLogs = captureLogs();
+  const ownLogs = captureLogs();
+  const pool = new Pool({ clock: poolClock.clock, logger: poolLogs.logger });
+  const service = new ControlledService('svc');
+  const child = pool.add(service, {
+    restart: { clock: own.clock, logger: ownLogs.logger, random: () => 0 },
+  });
+  const lifecycle = new Lifecycle(pool, { clock: poolClock.clock });
+  const done = runToEnd(lifecycle);
+  const restarted = nextRestart(child.service);
+  service.crash();
+  await restarted;
+  t.is(own.pending(), 1);
+  t.is(poolClock.pending(), 0);
+  t.deepEqual(
+    ownLogs.entries.map((entry) => entry.message),
+    ['service failed, restarting'],
+  );
+  t.false(poolLogs.entries.some((entry) => entry.message === 'service failed, restarting'));
+  await own.fake.tickAsync(100);
+  t.is(service.runs.length, 2);
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test("a restart policy's options left undefined keep the pool's clock and logger", async (t) => {
+  const { clock, pending } = fakeClock();
+  const { logger, entries } = captureLogs();
+  const pool = new Pool({ clock, logger });
+  const service = new ControlledService('svc');
+  const child = pool.add(service, {
+    restart: { clock: undefined, logger: undefined, random: () => 0 },
+  });
+  const lifecycle = new Lifecycle(pool, { clock });
+  const done = runToEnd(lifecycle);
+  const restarted = nextRestart(child.service);
+  service.crash();
+  await restarted;
+  t.is(pending(), 1);
+  t.true(entries.some((entry) => entry.message === 'service failed, restarting'));
+  await lifecycle.stop();
+  t.is(await done, undefined);
+  t.is(pending(), 0);
+});
+
+test('pool.add with a malformed restart policy throws a TypeError naming options.restart and adds nothing', (t) => {
+  const pool = new Pool();
+  const service = new ControlledService('svc');
+  const bad: [unknown, string | RegExp][] = [
+    [
+      'sometimes',
+      "Expected `options.restart` to be 'on-crash', 'always' or an object, got `\"sometimes\"` (string)",
+    ],
+    [null, 'Expected `options.restart` to be an object, got `null`'],
+    [42, 'Expected `options.restart` to be an object, got `42` (number)'],
+    [
+      { initialDelay: 5, maxDelay: 1 },
+      'Expected `options.restart.maxDelay` to be a number of milliseconds from initialDelay (5) to 2147483647, got `1` (number)',
+    ],
+    [{ window: 0 }, /^Expected `options\.restart\.window` to be /],
+    [{ restart: 'never' }, /^Expected `options\.restart\.restart` to be 'on-crash' or 'always'/],
+    [{ random: 1 }, 'Expected `options.restart.random` to be a function, got `1` (number)'],
+    [{ name: '' }, /^Expected `options\.restart\.name` to be a non-empty string/],
+  ];
+  for (const [restart, message] of bad) {
+    t.throws(() => pool.add(service, { restart: restart as 'always' }), {
+      instanceOf: TypeError,
+      message,
+    });
+  }
+  t.is(pool.lifecycles.length, 0);
+});
+
+test('a Restarter inside a pool keeps the pool running across restarts, and the pool crashes when it gives up', async (t) => {
+  const { clock, fake, pending } = fakeClock();
+  const { logger, entries } = captureLogs();
+  const pool = new Pool({ name: 'app', clock, logger });
+  const service = new ControlledService('svc');
+  const restarter = new Restarter(service, { clock, random: () => 0, maxRestarts: 2 });
+  const child = pool.add(restarter);
+  const other = pool.add(new ControlledService('other'));
+  const lifecycle = new Lifecycle(pool, { clock });
+  const states = recordStates(lifecycle);
+  const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'running');
+
+  for (const delay of [100, 200]) {
+    const restarted = nextRestart(restarter);
+    service.crash();
+    t.is((await restarted).delay, delay);
+    t.is(lifecycle.state, 'running');
+    t.is(child.state, 'running');
+    await fake.tickAsync(delay);
+  }
+  t.is(service.runs.length, 3);
+  t.deepEqual(states, ['starting', 'running']);
+
+  service.crash();
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  const crashed = error as ServiceCrashedError;
+  t.is(crashed.service, 'svc');
+  t.true(crashed.cause instanceof RestartLimitError);
+  const limit = crashed.cause as RestartLimitError;
+  t.is(limit.restarts, 2);
+  t.is(limit.cause, service.error);
+  t.is(
+    crashed.message,
+    'Service "svc" crashed: Service "svc" failed again after 2 restarts within 60000 ms; giving up (last error: svc failed)',
+  );
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+  t.is(child.state, 'crashed');
+  t.is(other.state, 'stopped');
+  t.deepEqual(
+    entries.filter((entry) => entry.service === 'svc').map((entry) => entry.message),
+    ['service starting', 'service running', 'service crashed'],
+  );
+  t.is(entries.find((entry) => entry.message === 'service crashed')?.error, error?.cause);
+  t.is(pending(), 0);
+});
