@@ -3,7 +3,10 @@
  * with `@sinonjs/fake-timers`' `createClock()`).
  */
 export interface Clock {
-  /** Milliseconds from an arbitrary origin; only differences are used. */
+  /**
+   * Milliseconds since the Unix epoch (the system clock's is monotonic: `performance.timeOrigin +
+   * performance.now()`). Deadlines use differences only; `lifecycle.since` and snapshots show it.
+   */
   now(): number;
   /** Calls `callback` once, `ms` milliseconds from now; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
@@ -16,7 +19,8 @@ export interface Clock {
  * fake timers apply to it too.
  */
 export const systemClock: Clock = Object.freeze({
-  now: () => performance.now(),
+  // Monotonic, unlike Date.now(), so a clock adjustment never shortens a deadline.
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
   clearTimeout: (handle: unknown) => {
     clearTimeout(handle as NodeJS.Timeout);

@@ -11,7 +11,7 @@ import { internals, type Lifecycle } from './lifecycle.js';
 import { isLevelEnabled, type Logger } from './logger.js';
 import { stopRequestedReason } from './abort-reasons.js';
 import { logStragglers, type Straggler } from './stragglers.js';
-import { enqueue, type Step } from './propagation.js';
+import { enqueue, runNow, type Step } from './propagation.js';
 import type { StopObserver, Supervisor } from './supervisor.js';
 import { isActive, type State } from './state.js';
 
@@ -28,6 +28,8 @@ export interface GroupSettings {
    * stop, failed to start: the group crashes with a {@link StartFailedError} (a sequence).
    */
   readonly strictStart: boolean;
+  /** Ms between a stop request and the stop of the children (see `PoolOptions.drainDelay`). */
+  readonly drainDelay: number;
 }
 
 // Per-child flags of a run with a start order.
@@ -61,6 +63,10 @@ export class GroupRun implements Supervisor, StopObserver {
   #stopReason: unknown;
   #deadlineReason: unknown = notReached;
   #drainStartedAt = 0;
+  // A drainDelay under way: its timer (none for Infinity) and the stop reason it will pass on.
+  #delaying = false;
+  #delayTimer: unknown;
+  #delayedReason: unknown;
 
   constructor(
     settings: GroupSettings,
@@ -129,10 +135,30 @@ export class GroupRun implements Supervisor, StopObserver {
   }
 
   stopRequested(reason: unknown): void {
-    this.#drain(reason);
+    const { drainDelay, clock } = this.#settings;
+    if (drainDelay === 0 || this.#draining) {
+      this.#drain(reason);
+      return;
+    }
+    // Report stopping now, so probes see it, and stop the children once the delay has passed.
+    internals.reportStopping(this.#lifecycle);
+    this.#delaying = true;
+    this.#delayedReason = reason;
+    if (drainDelay === Infinity) return; // until the deadline
+    this.#delayTimer = clock.setTimeout(() => {
+      this.#delayTimer = undefined;
+      runNow(delayedDrainStep, this, undefined, undefined);
+    }, drainDelay);
+  }
+
+  /** The drain delay has passed. */
+  drainAfterDelay(): void {
+    this.#drain(this.#delayedReason);
   }
 
   deadlineReached(reason: unknown): void {
+    // The deadline cuts a drain delay short: the children are asked to stop first.
+    if (this.#delaying) this.#drain(this.#delayedReason);
     this.#deadlineReason = reason;
     this.#reportStragglers();
     const order = this.#order;
@@ -176,6 +202,7 @@ export class GroupRun implements Supervisor, StopObserver {
     if (this.#draining) return;
     this.#draining = true;
     this.#stopReason = reason;
+    this.#cancelDelay();
     this.#drainStartedAt = this.#settings.clock.now();
     internals.reportStopping(this.#lifecycle);
     const order = this.#order;
@@ -204,6 +231,14 @@ export class GroupRun implements Supervisor, StopObserver {
     if (this.#deadlineReason !== notReached) {
       internals.expireChild(child, this, this.#deadlineReason);
     }
+  }
+
+  #cancelDelay(): void {
+    this.#delaying = false;
+    const timer = this.#delayTimer;
+    if (timer === undefined) return;
+    this.#delayTimer = undefined;
+    this.#settings.clock.clearTimeout(timer);
   }
 
   #finishIfDone(): void {
@@ -361,6 +396,15 @@ class OrderState {
     this.#flags[index] = (this.#flags[index] as number) | flag;
   }
 }
+
+const delayedDrainStep: Step<GroupRun, undefined, undefined> = {
+  run: (group) => {
+    group.drainAfterDelay();
+  },
+  fail: (group, error) => {
+    group.fail(error);
+  },
+};
 
 const startChildrenStep: Step<GroupRun, undefined, undefined> = {
   run: (group) => {

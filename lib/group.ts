@@ -6,7 +6,14 @@ import { Lifecycle, type LifecycleOptions } from './lifecycle.js';
 import { silentLogger, type Logger } from './logger.js';
 import { restartable, type RestartPolicy } from './restarter.js';
 import type { Service } from './service.js';
-import { assertClock, assertLogger, assertName, assertObject, invalid } from './validate.js';
+import {
+  assertClock,
+  assertDuration,
+  assertLogger,
+  assertName,
+  assertObject,
+  invalid,
+} from './validate.js';
 
 /** Options of the {@link Pool} and {@link Sequence} constructors. */
 export interface GroupOptions {
@@ -19,6 +26,13 @@ export interface GroupOptions {
    * delays, and the time in the log at a missed deadline. @default the real timers
    */
   clock?: Clock;
+  /**
+   * Ms the group keeps its children up after it is asked to stop: it reports `stopping` at once
+   * (so a readiness probe fails and the load balancer stops sending traffic) and stops its
+   * children when the delay has passed, or at once when its shutdown deadline fires first.
+   * @default 0
+   */
+  drainDelay?: number;
 }
 
 /**
@@ -38,11 +52,12 @@ export class Group {
   /** @throws {TypeError} when `options` or one of them is malformed. */
   constructor(kind: GroupSettings['kind'], strictStart: boolean, options: GroupOptions) {
     assertObject(options, 'options');
-    const { name = kind, logger = silentLogger, clock = systemClock } = options;
+    const { name = kind, logger = silentLogger, clock = systemClock, drainDelay = 0 } = options;
     assertName(name, 'options.name');
     assertLogger(logger, 'options.logger');
     assertClock(clock, 'options.clock');
-    this.settings = Object.freeze({ kind, name, logger, clock, strictStart });
+    assertDuration(drainDelay, 'options.drainDelay');
+    this.settings = Object.freeze({ kind, name, logger, clock, strictStart, drainDelay });
     this.#childOptions = Object.freeze({ logger, clock });
   }
 

@@ -1,6 +1,8 @@
 export { Lifecycle } from './lifecycle.js';
 export type { LifecycleOptions, StopOptions } from './lifecycle.js';
 export type { WaitOptions } from './waits.js';
+export { formatTree } from './snapshot.js';
+export type { FormatTreeOptions, Snapshot } from './snapshot.js';
 export type { HookEvent, LifecycleEvents } from './hooks.js';
 export { Pool } from './pool.js';
 export type { AddOptions, PoolOptions } from './pool.js';

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { enqueue, runNow, type Step } from './propagation.js';
 import { stopRequestedReason } from './abort-reasons.js';
 import { Run } from './run.js';
+import { snapshotOf, type Snapshot } from './snapshot.js';
 import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
 import { assertService, type Service } from './service.js';
 import { canTransition, type State } from './state.js';
@@ -94,6 +95,9 @@ export class Lifecycle<S extends Service = Service> {
   readonly service: S;
   #state: State = 'stopped';
   #error: Error | undefined;
+  // When the state last changed (clock time); NaN before the first run.
+  #since = NaN;
+  #startupMs: number | undefined;
   // Built by the first run() (or the first read of a signal): most lifecycles are created by a
   // pool and run at once, so building an idle run first would be wasted.
   #run: Run | undefined;
@@ -129,6 +133,22 @@ export class Lifecycle<S extends Service = Service> {
   /** The current state. */
   get state(): State {
     return this.#state;
+  }
+
+  /**
+   * When the lifecycle entered its current state: the clock's time, ms since the Unix epoch with
+   * the real clock (`new Date(lifecycle.since)`); `NaN` before the first run.
+   */
+  get since(): number {
+    return this.#since;
+  }
+
+  /**
+   * How long the last run took from `starting` to `running`, in ms; `undefined` until a run
+   * reaches `running` (and from the start of each run until it does).
+   */
+  get startupMs(): number | undefined {
+    return this.#startupMs;
   }
 
   /** Why the service crashed; `undefined` unless `state` is `'crashed'`. */
@@ -257,6 +277,18 @@ export class Lifecycle<S extends Service = Service> {
     return error === undefined ? Promise.resolve() : Promise.reject(error);
   }
 
+  /**
+   * The state of this service and of everything under it (a pool's children, recursively), with
+   * when each entered its state and how long it took to start; render it with `formatTree`.
+   * @example
+   * ```ts
+   * logger.info(formatTree(lifecycle.snapshot()));
+   * ```
+   */
+  snapshot(): Snapshot {
+    return snapshotOf(this);
+  }
+
   /** Adds a hook called after every transition, before the hooks of the new state. */
   onStateChange(hook: LifecycleEvents<S>['stateChange']): this {
     return this.#addHook('stateChange', hook);
@@ -345,11 +377,20 @@ export class Lifecycle<S extends Service = Service> {
   #apply(state: State): boolean {
     if (!canTransition(this.#state, state)) return false;
     this.#state = state;
+    this.#time(state);
     const run = this.#current();
     if (this.#hooks) this.#emitHooks(this.#hooks, run, state);
     const owner = run.owner;
     if (owner?.hears(state)) enqueue(childChangedStep, owner, this as Lifecycle, state);
     return true;
+  }
+
+  #time(state: State): void {
+    const now = this.#clock.now();
+    // The previous state of `running` is always `starting`, so `#since` is when the run began.
+    if (state === 'running') this.#startupMs = now - this.#since;
+    else if (state === 'starting') this.#startupMs = undefined;
+    this.#since = now;
   }
 
   #emitHooks(hooks: Hooks, run: Run, state: State): void {
