@@ -1,24 +1,37 @@
 /**
- * overseer demo: an HTTP server and two background workers, run as one tree of services.
+ * overseer demo: an HTTP server, two background workers and a health server for Kubernetes
+ * probes, run as one tree of services.
  *
  *   npm start                                # http://127.0.0.1:3000/, human-readable logs
  *   PORT=8080 LOG_FORMAT=json npm start      # another port, one JSON object per log line
+ *   curl 127.0.0.1:9000/readyz?verbose       # the probes (HEALTH_PORT to change the port)
  *
- * Press Ctrl+C (or send SIGTERM): every service stops within 5 s and the process exits 0.
+ * Press Ctrl+C (or send SIGTERM): /readyz answers 503 at once, the pool keeps serving for
+ * DRAIN_DELAY ms (1 s) so a load balancer can take the pod out, then every service stops within
+ * the 5 s deadline and the process exits 0.
  *
  *   app (pool)
- *   ├── http          answers GET / on 127.0.0.1:$PORT
- *   └── workers (pool)
- *       ├── ticker    logs a tick every second
- *       └── jobs      works through a pretend job queue
+ *   ├── http          answers GET / on 127.0.0.1:$PORT (HttpServerService)
+ *   ├── workers (pool)
+ *   │   ├── ticker    logs a tick every second
+ *   │   └── jobs      works through a pretend job queue, restarted if it crashes
+ *   └── health        /livez and /readyz on 127.0.0.1:$HEALTH_PORT (HealthServer)
  *
- * The services themselves are small classes in ./services/, each following the four steps of
- * "what a service must do": initialise and report running, watch the stop signal, report
- * stopping and finish in-flight work before the deadline, return.
+ * The workers are small classes in ./services/, each following the four steps of "what a
+ * service must do": initialise and report running, watch the stop signal, report stopping and
+ * finish in-flight work before the deadline, return.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createLogger, exitCodes, handleSignals, Lifecycle, Pool } from '../lib/index.js';
-import { HttpServer } from './services/http-server.js';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createLogger,
+  exitCodes,
+  formatTree,
+  handleSignals,
+  HealthServer,
+  HttpServerService,
+  Lifecycle,
+  Pool,
+} from '../lib/index.js';
 import { JobWorker } from './services/job-worker.js';
 import { Ticker } from './services/ticker.js';
 
@@ -55,28 +68,44 @@ workers.add(
     takes: 1000,
     logger: logger.child({ service: 'jobs' }),
   }),
+  { restart: { maxRestarts: 3 } }, // a crash restarts it (logged), the fourth in a minute ends the app
 );
 
-const app = new Pool({ name: 'app', logger });
-app.add(
-  new HttpServer({
+// drainDelay: asked to stop, the pool reports stopping at once (so /readyz fails) and keeps its
+// children up for this long before stopping them.
+const app = new Pool({ name: 'app', logger, drainDelay: Number(process.env.DRAIN_DELAY ?? 1000) });
+const root = new Lifecycle(app, { logger });
+
+const http = app.add(
+  new HttpServerService(createServer(handleRequest), {
     name: 'http',
     host: '127.0.0.1',
     port: Number(process.env.PORT ?? 3000), // PORT=0: the system picks a free port
-    handler: handleRequest,
-    logger: logger.child({ service: 'http' }),
   }),
 );
-app.add(workers); // pools are services too, so they nest
-
-// No pool owns the root, so a hook logs its states, in the same shape the pools use.
-const root = new Lifecycle(app, { logger }).onStateChange((service, lifecycle, state) => {
-  if (state === 'crashed') {
-    logger.error('service crashed', { service: service.name, state, error: lifecycle.error });
-  } else {
-    logger.info(`service ${state}`, { service: service.name, state });
-  }
+http.onRunning((service) => {
+  logger.info('listening', { service: 'http', url: `http://127.0.0.1:${String(service.port)}/` });
 });
+app.add(workers); // pools are services too, so they nest
+const health = app.add(new HealthServer(root, { port: Number(process.env.HEALTH_PORT ?? 9000) }));
+health.onRunning((service) => {
+  const url = `http://127.0.0.1:${String(service.port)}/readyz`;
+  logger.info('health server listening', { service: 'health', url });
+});
+
+// No pool owns the root, so a hook logs its states, in the same shape the pools use; once
+// everything runs, it logs the whole tree with how long each service took to start.
+root
+  .onStateChange((service, lifecycle, state) => {
+    if (state === 'crashed') {
+      logger.error('service crashed', { service: service.name, state, error: lifecycle.error });
+    } else {
+      logger.info(`service ${state}`, { service: service.name, state });
+    }
+  })
+  .onRunning((_service, lifecycle) => {
+    logger.info(`all services running\n${formatTree(lifecycle.snapshot())}`);
+  });
 
 // SIGINT/SIGTERM stop the tree with a 5 s deadline, then exit: 0 after a clean stop, 1 after a
 // crash, 2 if the stop overran (or a second Ctrl+C came).

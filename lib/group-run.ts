@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { defer } from './deferred.js';
 import type { StartOrder } from './dependencies.js';
+import { askedToStop, OrderProgress } from './order-progress.js';
 import {
   AlreadyRunningError,
   ServiceCrashedError,
@@ -32,12 +33,6 @@ export interface GroupSettings {
   readonly drainDelay: number;
 }
 
-// Per-child flags of a run with a start order.
-const started = 1;
-const ran = 2;
-const askedToStop = 4;
-const ended = 8;
-
 /** A deadline reason slot that has not been filled (a reason may be undefined). */
 const notReached = Symbol('not reached');
 
@@ -52,7 +47,7 @@ export class GroupRun implements Supervisor, StopObserver {
   readonly #settings: GroupSettings;
   readonly #lifecycle: Lifecycle;
   readonly #children: readonly Lifecycle[];
-  readonly #order: OrderState | undefined;
+  readonly #order: OrderProgress | undefined;
   readonly #done = defer<undefined>();
   readonly #errors: Error[] = [];
   #started = 0;
@@ -77,7 +72,7 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#settings = settings;
     this.#lifecycle = lifecycle;
     this.#children = children;
-    this.#order = order && new OrderState(order, children);
+    this.#order = order && new OrderProgress(order, children);
   }
 
   start(): Promise<undefined> {
@@ -94,7 +89,9 @@ export class GroupRun implements Supervisor, StopObserver {
   startChildren(): void {
     const order = this.#order;
     for (let index = 0; index < this.#children.length; index++) {
-      if (this.#draining) break; // a child could not start, or a stop came first: start no more
+      // A child could not start, or a stop came first (maybe waiting out a drain delay): start no
+      // more.
+      if (this.#draining || this.#delaying) break;
       if (order === undefined || order.waitingFor[index] === 0) this.#startChild(index);
     }
   }
@@ -191,9 +188,9 @@ export class GroupRun implements Supervisor, StopObserver {
   }
 
   /** `child` reports running for the first time: start what was waiting only for it. */
-  #ran(order: OrderState, child: Lifecycle): void {
+  #ran(order: OrderProgress, child: Lifecycle): void {
     for (const dependent of order.ran(child)) {
-      if (this.#draining) return;
+      if (this.#draining || this.#delaying) return;
       this.#startChild(dependent);
     }
   }
@@ -218,13 +215,13 @@ export class GroupRun implements Supervisor, StopObserver {
   }
 
   /** A child has ended while the group drains: ask the children it freed to stop. */
-  #stopFreed(order: OrderState, freed: readonly number[]): void {
+  #stopFreed(order: OrderProgress, freed: readonly number[]): void {
     for (const index of freed) {
       if (order.free(index)) this.#askToStop(order, index);
     }
   }
 
-  #askToStop(order: OrderState, index: number): void {
+  #askToStop(order: OrderProgress, index: number): void {
     const child = this.#children[index] as Lifecycle;
     order.askToStop(index, this.#settings.clock.now());
     internals.stopChild(child, this, this.#stopReason);
@@ -290,111 +287,6 @@ export class GroupRun implements Supervisor, StopObserver {
 
 function capitalized(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
-}
-
-/** The progress of each child of a run with a start order. */
-class OrderState {
-  readonly #order: StartOrder;
-  readonly #indexOf: Map<Lifecycle, number>;
-  readonly #flags: Uint8Array;
-  /** Per child: how many of its dependencies have not run yet. */
-  readonly waitingFor: number[];
-  /** Per child: how many of its dependents have started and still hold it (see `end`). */
-  readonly #liveDependents: number[];
-  readonly #askedAt: number[] = [];
-
-  constructor(order: StartOrder, children: readonly Lifecycle[]) {
-    this.#order = order;
-    this.#indexOf = new Map(children.map((child, index) => [child, index]));
-    this.#flags = new Uint8Array(children.length);
-    this.waitingFor = order.dependencies.map((dependencies) => dependencies.length);
-    this.#liveDependents = children.map(() => 0);
-  }
-
-  has(index: number, flag: number): boolean {
-    return ((this.#flags[index] as number) & flag) !== 0;
-  }
-
-  start(index: number): void {
-    this.#flags[index] = started;
-    for (const dependency of this.#dependencies(index)) this.#count(dependency, 1);
-  }
-
-  /** Marks `child` as having run; returns the dependents that now wait for nothing. */
-  ran(child: Lifecycle): number[] {
-    const index = this.#indexOf.get(child) as number;
-    if (this.has(index, ran)) return [];
-    this.#set(index, ran);
-    const ready: number[] = [];
-    for (const dependent of this.#order.dependents[index] ?? []) {
-      const waiting = (this.waitingFor[dependent] as number) - 1;
-      this.waitingFor[dependent] = waiting;
-      if (waiting === 0) ready.push(dependent);
-    }
-    return ready;
-  }
-
-  /** Whether `child` has reported running in this run. */
-  hasRun(child: Lifecycle): boolean {
-    return this.has(this.#indexOf.get(child) as number, ran);
-  }
-
-  /**
-   * Marks `child` as ended. Returns the children that nothing started depends on any more: an
-   * ended child keeps holding what it depends on until what depends on it has ended too, so a
-   * chain stops from its end even when a child in its middle ended first.
-   */
-  end(child: Lifecycle): number[] {
-    const index = this.#indexOf.get(child) as number;
-    this.#set(index, ended);
-    const freed: number[] = [];
-    if (this.#liveDependents[index] === 0) this.#release(index, freed);
-    return freed;
-  }
-
-  /** `index` holds nothing any more: its dependencies lose a dependent, recursively. */
-  #release(index: number, freed: number[]): void {
-    // An explicit stack, not recursion: a chain may be 10,000 children long.
-    const stack = [index];
-    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-      for (const dependency of this.#dependencies(next)) {
-        const live = (this.#liveDependents[dependency] as number) - 1;
-        this.#liveDependents[dependency] = live;
-        if (live !== 0) continue;
-        if (this.has(dependency, ended)) stack.push(dependency);
-        else freed.push(dependency);
-      }
-    }
-  }
-
-  /** Whether the child is running and nothing that depends on it still runs: it may stop. */
-  free(index: number): boolean {
-    const flags = this.#flags[index] as number;
-    const live = (flags & started) !== 0 && (flags & (askedToStop | ended)) === 0;
-    return live && this.#liveDependents[index] === 0;
-  }
-
-  askToStop(index: number, now: number): void {
-    this.#set(index, askedToStop);
-    this.#askedAt[index] = now;
-  }
-
-  /** When the child was asked to stop, if it was. */
-  askedAt(index: number): number | undefined {
-    return this.#askedAt[index];
-  }
-
-  #dependencies(index: number): readonly number[] {
-    return this.#order.dependencies[index] ?? [];
-  }
-
-  #count(index: number, change: number): void {
-    this.#liveDependents[index] = (this.#liveDependents[index] as number) + change;
-  }
-
-  #set(index: number, flag: number): void {
-    this.#flags[index] = (this.#flags[index] as number) | flag;
-  }
 }
 
 const delayedDrainStep: Step<GroupRun, undefined, undefined> = {

@@ -2,6 +2,18 @@ export { Lifecycle } from './lifecycle.js';
 export type { LifecycleOptions, StopOptions } from './lifecycle.js';
 export type { WaitOptions } from './waits.js';
 export { formatTree } from './snapshot.js';
+export { health } from './health.js';
+export type { CheckResult, HealthNode, HealthOptions, HealthReport } from './health.js';
+export { HealthServer } from './health-server.js';
+export type { HealthServerOptions } from './health-server.js';
+export { HttpServerService } from './http-server-service.js';
+export type { HttpServerServiceOptions, NodeHttpServer } from './http-server-service.js';
+export { IntervalService } from './interval-service.js';
+export type {
+  IntervalErrorMode,
+  IntervalServiceOptions,
+  IntervalTask,
+} from './interval-service.js';
 export type { FormatTreeOptions, Snapshot } from './snapshot.js';
 export type { HookEvent, LifecycleEvents } from './hooks.js';
 export { Pool } from './pool.js';

@@ -31,6 +31,12 @@ export interface Service {
   readonly name: string;
   /** Runs the service until it is told to stop. */
   runWithLifecycle(lifecycle: Lifecycle): Promise<void> | void;
+  /**
+   * Optional: says, beyond its state, whether the service can do its job (a database ping). Asked
+   * by `health()` while the service runs; a throw, a rejection or a timeout makes it unhealthy
+   * and not ready.
+   */
+  healthCheck?(): Promise<void> | void;
 }
 
 /** Whether `value` has a non-empty string `name` and a `runWithLifecycle` method. */

@@ -32,20 +32,24 @@ interface Node {
  * chain of 10,000 nested pools costs no call stack; a lifecycle met twice is shown once.
  */
 export function snapshotOf(root: Lifecycle): Snapshot {
-  const top = nodeOf(root);
-  const seen = new Set<Lifecycle>([root]);
-  const stack: [Lifecycle, Node][] = [[root, top]];
+  const seen = new Set<Lifecycle>();
+  let top: Node | undefined;
+  // Pre-order, children pushed in reverse: a lifecycle reachable twice gets its subtree where
+  // it is first drawn, and an empty copy nowhere (it is skipped the second time).
+  const stack: [Lifecycle, Node | undefined][] = [[root, undefined]];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const [lifecycle, node] = next;
-    for (const child of childLifecycles(lifecycle.service)) {
-      if (seen.has(child)) continue;
-      seen.add(child);
-      const childNode = nodeOf(child);
-      node.children.push(childNode);
-      stack.push([child, childNode]);
+    const [lifecycle, parent] = next;
+    if (seen.has(lifecycle)) continue;
+    seen.add(lifecycle);
+    const node = nodeOf(lifecycle);
+    if (parent) parent.children.push(node);
+    else top = node;
+    const children = childLifecycles(lifecycle.service);
+    for (let index = children.length - 1; index >= 0; index--) {
+      stack.push([children[index] as Lifecycle, node]);
     }
   }
-  return top;
+  return top as Node;
 }
 
 function nodeOf(lifecycle: Lifecycle): Node {
@@ -77,7 +81,7 @@ export function formatTree(snapshot: Snapshot, options: FormatTreeOptions = {}):
   assertObject(snapshot, 'snapshot');
   assertObject(options, 'options');
   const { now = Date.now() } = options;
-  if (typeof now !== 'number') invalid('options.now', 'a number', now);
+  if (!Number.isFinite(now)) invalid('options.now', 'a finite number', now);
   const lines: string[] = [];
   // [node, prefix of its own line, prefix of its children's lines]
   const stack: [Snapshot, string, string][] = [[snapshot, '', '']];
@@ -111,8 +115,9 @@ function describeNode(node: Snapshot, now: number): string {
 export function formatDuration(ms: number): string {
   const rounded = Math.max(0, Math.round(ms));
   if (rounded < 1_000) return `${rounded} ms`;
-  if (rounded < 60_000) return `${(rounded / 1_000).toFixed(1)} s`;
-  const seconds = Math.floor(rounded / 1_000);
+  // Below 59.95 s, which would print as '60.0 s'.
+  if (rounded < 59_950) return `${(rounded / 1_000).toFixed(1)} s`;
+  const seconds = Math.round(rounded / 1_000);
   if (seconds < 3_600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
   return `${Math.floor(seconds / 3_600)} h ${Math.floor((seconds % 3_600) / 60)} min`;
 }

@@ -33,7 +33,7 @@ class Demo {
   constructor(t: ExecutionContext, port: number) {
     this.process = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
       cwd: repository,
-      env: { ...process.env, PORT: String(port), LOG_FORMAT: 'json' },
+      env: { ...process.env, PORT: String(port), HEALTH_PORT: '0', LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // Whatever happens to the test, no demo outlives it.
@@ -159,6 +159,7 @@ test('on SIGTERM the demo stops every service, logs each transition and exits 0'
   t.deepEqual(demo.statesOf('workers', 'app'), fullRun);
   t.deepEqual(demo.statesOf('ticker', 'workers'), fullRun);
   t.deepEqual(demo.statesOf('jobs', 'workers'), fullRun);
+  t.deepEqual(demo.statesOf('health', 'app'), fullRun);
   t.like(
     demo.lines.find((line) => line.message === 'received signal, stopping'),
     { level: 'info', service: 'app', signal: 'SIGTERM', timeout: 5000 },
@@ -177,6 +178,7 @@ test('on SIGTERM the demo stops every service, logs each transition and exits 0'
     ['workers', 'app'],
     ['ticker', 'workers'],
     ['jobs', 'workers'],
+    ['health', 'app'],
   ] as const) {
     t.true(demo.indexOf(service, pool, 'stopped') < rootStopped, `${service} stopped first`);
   }
@@ -201,6 +203,7 @@ test('when the port is taken, the http service crashes, the rest stops and the d
   t.deepEqual(demo.statesOf('workers', 'app'), fullRun);
   t.deepEqual(demo.statesOf('ticker', 'workers'), fullRun);
   t.deepEqual(demo.statesOf('jobs', 'workers'), fullRun);
+  t.deepEqual(demo.statesOf('health', 'app'), fullRun);
   t.deepEqual(demo.rootStates(), ['starting', 'stopping', 'crashed']);
 
   const httpCrash = demo.lines.find((line) => line.service === 'http' && line.state === 'crashed');
@@ -230,4 +233,46 @@ test('when the port is taken, the http service crashes, the rest stops and the d
     state: 'crashed',
     code: 1,
   });
+});
+
+test('once everything runs the demo logs the service tree, and /readyz answers 200', async (t) => {
+  const demo = new Demo(t, 0);
+  const tree = await demo.waitFor((line) => line.message.startsWith('all services running'));
+  t.regex(tree.message, /^all services running\napp: running for \d+ ms \(started in \d+ ms\)$/m);
+  for (const name of ['http', 'workers', 'ticker', 'jobs', 'health']) {
+    t.regex(tree.message, new RegExp(`[├└]── ${name}: running for`));
+  }
+  const { url } = await demo.waitFor((line) => line.message === 'health server listening');
+  const ready = await fetch(url as string);
+  t.is(ready.status, 200);
+  t.is(await ready.text(), 'ok\n');
+  demo.process.kill('SIGTERM');
+  const [code] = await demo.closed;
+  t.is(code, 0, demo.stderr);
+});
+
+test('on SIGTERM /readyz answers 503 at once while the HTTP server still serves during the drain delay', async (t) => {
+  const demo = new Demo(t, 0);
+  const { url: healthUrl } = await demo.waitFor(
+    (line) => line.message === 'health server listening',
+  );
+  const { url: appUrl } = await demo.waitFor((line) => line.message === 'listening');
+  await demo.waitFor(rootRunning);
+
+  demo.process.kill('SIGTERM');
+  await demo.waitFor((line) => line.message === 'received signal, stopping');
+  const readiness = await fetch(healthUrl as string);
+  t.is(readiness.status, 503);
+  t.is(await readiness.text(), 'stopping\n');
+  // The drain delay (1 s by default) has not passed: the app still answers.
+  t.false(demo.lines.some((line) => line.service === 'http' && line.state === 'stopping'));
+  const response = await fetch(appUrl as string);
+  t.is(response.status, 200);
+
+  const [code] = await demo.closed;
+  t.is(code, 0, demo.stderr);
+  t.true(
+    demo.indexOf('http', 'app', 'stopping') >
+      demo.lines.findIndex((line) => line.message === 'received signal, stopping'),
+  );
 });

@@ -1,0 +1,687 @@
+import test from 'ava';
+import {
+  health,
+  Lifecycle,
+  NonErrorThrownError,
+  Pool,
+  ServiceCrashedError,
+  type Clock,
+  type HealthNode,
+  type Service,
+} from '../lib/index.js';
+import { fakeClock } from './helpers/clock.js';
+import { runToEnd } from './helpers/pool.js';
+import { reach } from './helpers/record.js';
+import { ControlledService, type Behaviour } from './helpers/service.js';
+
+/** A {@link ControlledService} with its own `healthCheck()`, which counts its calls. */
+class CheckedService extends ControlledService {
+  calls = 0;
+  readonly #check: () => Promise<void> | void;
+
+  constructor(name: string, check: () => Promise<void> | void, behaviour: Behaviour = {}) {
+    super(name, behaviour);
+    this.#check = check;
+  }
+
+  healthCheck(): Promise<void> | void {
+    this.calls++;
+    return this.#check();
+  }
+}
+
+/** A check that never settles. */
+const hang = (): Promise<void> => new Promise<void>(() => undefined);
+
+/** A promise with its resolve function, for a check the test settles by hand. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+/** A pool named 'app' and its lifecycle, both on a fake clock (children get it too). */
+function app(options: { drainDelay?: number } = {}) {
+  const { clock, fake, pending } = fakeClock();
+  const pool = new Pool({ name: 'app', clock, ...options });
+  const root = new Lifecycle(pool, { clock });
+  return { clock, fake, pending, pool, root };
+}
+
+/** Whether `promise` has settled; read after the microtasks that could settle it ran. */
+function track(promise: Promise<unknown>): { readonly settled: boolean } {
+  const state = { settled: false };
+  const mark = () => {
+    state.settled = true;
+  };
+  void promise.then(mark, mark);
+  return state;
+}
+
+// --- readiness and liveness from the tree ---
+
+test('a running tree is live and ready, and the report mirrors every service', async (t) => {
+  const { clock, fake, pool, root } = app();
+  const db = new CheckedService('db', () => undefined);
+  const web = new ControlledService('web', { running: 'manually' });
+  pool.add(db);
+  pool.add(web);
+  await fake.tickAsync(10);
+  const done = runToEnd(root);
+  await fake.tickAsync(25);
+  web.reportRunning();
+  t.is(root.state, 'running');
+
+  const report = await health(root, { clock });
+
+  t.deepEqual(report, {
+    live: true,
+    ready: true,
+    tree: {
+      name: 'app',
+      state: 'running',
+      since: 35,
+      startupMs: 25,
+      ready: true,
+      healthy: true,
+      children: [
+        {
+          name: 'db',
+          state: 'running',
+          since: 10,
+          startupMs: 0,
+          ready: true,
+          healthy: true,
+          check: { ok: true, durationMs: 0 },
+          children: [],
+        },
+        {
+          name: 'web',
+          state: 'running',
+          since: 35,
+          startupMs: 25,
+          ready: true,
+          healthy: true,
+          children: [],
+        },
+      ],
+    },
+  });
+  t.false('check' in report.tree, 'a pool has no healthCheck: no check entry');
+  t.false('check' in report.tree.children[1]!, 'a service without healthCheck: no check entry');
+  t.false('error' in report.tree, 'error only appears on crashed services');
+  t.is(db.calls, 1);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a starting child makes the tree not ready but it stays live', async (t) => {
+  const { clock, fake, pool, root } = app();
+  const web = new ControlledService('web', { running: 'manually' });
+  pool.add(web);
+  const done = runToEnd(root);
+  await fake.tickAsync(40);
+
+  const report = await health(root, { clock });
+
+  t.deepEqual(report, {
+    live: true,
+    ready: false,
+    tree: {
+      name: 'app',
+      state: 'starting',
+      since: 0,
+      startupMs: undefined,
+      ready: false,
+      healthy: true,
+      children: [
+        {
+          name: 'web',
+          state: 'starting',
+          since: 0,
+          startupMs: undefined,
+          ready: false,
+          healthy: true,
+          children: [],
+        },
+      ],
+    },
+  });
+
+  web.reportRunning();
+  const later = await health(root, { clock });
+  t.true(later.live);
+  t.true(later.ready);
+  t.is(later.tree.startupMs, 40);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a crashed child makes the tree not live while its pool drains and after the pool crashed', async (t) => {
+  const { clock, pool, root } = app();
+  const worker = new ControlledService('worker');
+  // Ignores the pool's stop request, so the pool stays draining until the test ends it.
+  const web = new ControlledService('web', { whenAsked: 'ignore' });
+  pool.add(worker);
+  pool.add(web);
+  const done = runToEnd(root);
+  t.is(root.state, 'running');
+
+  const stopping = reach(root, 'stopping');
+  worker.crash();
+  await stopping;
+  const draining = await health(root, { clock });
+
+  t.deepEqual(draining, {
+    live: false,
+    ready: false,
+    tree: {
+      name: 'app',
+      state: 'stopping',
+      since: 0,
+      startupMs: 0,
+      ready: false,
+      healthy: false,
+      children: [
+        {
+          name: 'worker',
+          state: 'crashed',
+          since: 0,
+          startupMs: 0,
+          error: worker.error,
+          ready: false,
+          healthy: false,
+          children: [],
+        },
+        {
+          name: 'web',
+          state: 'running',
+          since: 0,
+          startupMs: 0,
+          ready: true,
+          healthy: true,
+          children: [],
+        },
+      ],
+    },
+  });
+
+  web.finish();
+  const error = await done;
+  t.true(error instanceof ServiceCrashedError);
+  const crashed = await health(root, { clock });
+  t.false(crashed.live);
+  t.false(crashed.ready);
+  t.is(crashed.tree.state, 'crashed');
+  t.is(crashed.tree.error, error);
+  t.false(crashed.tree.healthy);
+  t.deepEqual(
+    crashed.tree.children.map(({ name, state, healthy }) => ({ name, state, healthy })),
+    [
+      { name: 'worker', state: 'crashed', healthy: false },
+      { name: 'web', state: 'stopped', healthy: true },
+    ],
+  );
+});
+
+test('a root that never ran is live but not ready, and no check is called', async (t) => {
+  const { clock, pool, root } = app();
+  const db = new CheckedService('db', () => undefined);
+  pool.add(db);
+
+  const report = await health(root, { clock });
+
+  t.deepEqual(report, {
+    live: true,
+    ready: false,
+    tree: {
+      name: 'app',
+      state: 'stopped',
+      since: NaN,
+      startupMs: undefined,
+      ready: false,
+      healthy: true,
+      children: [
+        {
+          name: 'db',
+          state: 'stopped',
+          since: NaN,
+          startupMs: undefined,
+          ready: false,
+          healthy: true,
+          children: [],
+        },
+      ],
+    },
+  });
+  t.is(db.calls, 0);
+});
+
+test('a root that ran and stopped is live but not ready', async (t) => {
+  const { clock, fake, pool, root } = app();
+  pool.add(new ControlledService('web'));
+  const done = runToEnd(root);
+  await fake.tickAsync(70);
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+
+  const report = await health(root, { clock });
+
+  t.true(report.live);
+  t.false(report.ready);
+  t.deepEqual(
+    { ...report.tree, children: report.tree.children.map((child) => child.state) },
+    {
+      name: 'app',
+      state: 'stopped',
+      since: 70,
+      startupMs: 0,
+      ready: false,
+      healthy: true,
+      children: ['stopped'],
+    },
+  );
+});
+
+// --- the services' own checks ---
+
+const failures = [
+  {
+    how: 'throws',
+    check: (error: unknown) => () => {
+      throw error;
+    },
+  },
+  {
+    how: 'rejects',
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- non-Errors on purpose
+    check: (error: unknown) => () => Promise.reject(error),
+  },
+] as const;
+
+for (const { how, check } of failures) {
+  test(`a healthCheck that ${how} makes the service, its ancestors and the report neither healthy nor ready`, async (t) => {
+    const { clock, pool, root } = app();
+    const inner = new Pool({ name: 'inner', clock });
+    const failure = new Error('db unreachable');
+    const db = new CheckedService('db', check(failure));
+    inner.add(db);
+    pool.add(new ControlledService('web'));
+    pool.add(inner);
+    const done = runToEnd(root);
+    t.is(root.state, 'running');
+
+    const report = await health(root, { clock });
+
+    t.false(report.live);
+    t.false(report.ready);
+    const [web, innerNode] = report.tree.children as [HealthNode, HealthNode];
+    const dbNode = innerNode.children[0]!;
+    t.deepEqual(dbNode, {
+      name: 'db',
+      state: 'running',
+      since: 0,
+      startupMs: 0,
+      ready: false,
+      healthy: false,
+      check: { ok: false, error: failure, durationMs: 0 },
+      children: [],
+    });
+    t.is(dbNode.check?.error, failure, 'the very error the check failed with');
+    t.deepEqual(
+      [report.tree, innerNode, web].map(({ name, state, ready, healthy }) => ({
+        name,
+        state,
+        ready,
+        healthy,
+      })),
+      [
+        { name: 'app', state: 'running', ready: false, healthy: false },
+        { name: 'inner', state: 'running', ready: false, healthy: false },
+        { name: 'web', state: 'running', ready: true, healthy: true },
+      ],
+    );
+    t.is(db.lifecycle.state, 'running', 'a failing check changes no state');
+
+    t.is(await root.stop(), 'stopped');
+    t.is(await done, undefined);
+  });
+
+  test(`a healthCheck that ${how} a non-Error fails with a NonErrorThrownError holding the value`, async (t) => {
+    const { clock, pool, root } = app();
+    const db = new CheckedService('db', check('connection refused'));
+    pool.add(db);
+    const done = runToEnd(root);
+
+    const report = await health(root, { clock });
+
+    t.false(report.live);
+    t.false(report.ready);
+    const result = report.tree.children[0]!.check!;
+    t.false(result.ok);
+    t.is(result.durationMs, 0);
+    const error = result.error;
+    t.true(error instanceof NonErrorThrownError);
+    t.like(error, {
+      name: 'NonErrorThrownError',
+      code: 'ERR_OVERSEER_NON_ERROR_THROWN',
+      message: 'Service "db" failed with a value that is not an Error: connection refused',
+      cause: 'connection refused',
+    });
+
+    t.is(await root.stop(), 'stopped');
+    t.is(await done, undefined);
+  });
+}
+
+test('a check that hangs fails at exactly the timeout with an error naming the service and the timeout', async (t) => {
+  const { clock, fake, pending, pool, root } = app();
+  const db = new CheckedService('db', hang);
+  pool.add(db);
+  const done = runToEnd(root);
+
+  const report = health(root, { timeout: 500, clock });
+  const progress = track(report);
+  t.is(pending(), 1, 'one timer for the one check');
+  await fake.tickAsync(499);
+  t.false(progress.settled, 'still waiting 1 ms before the timeout');
+  await fake.tickAsync(1);
+  const { live, ready, tree } = await report;
+
+  t.false(live);
+  t.false(ready);
+  const node = tree.children[0]!;
+  t.false(node.ready);
+  t.false(node.healthy);
+  t.false(node.check?.ok);
+  t.is(node.check?.durationMs, 500);
+  t.true(node.check?.error instanceof Error);
+  t.is(node.check?.error?.message, 'health check of "db" timed out after 500 ms');
+  t.is(pending(), 0);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('the default check timeout is 1,000 ms', async (t) => {
+  const { clock, fake, pool, root } = app();
+  pool.add(new CheckedService('db', hang));
+  const done = runToEnd(root);
+
+  const report = health(root, { clock });
+  const progress = track(report);
+  await fake.tickAsync(999);
+  t.false(progress.settled);
+  await fake.tickAsync(1);
+  const result = (await report).tree.children[0]!.check;
+  t.is(result?.error?.message, 'health check of "db" timed out after 1000 ms');
+  t.is(result?.durationMs, 1_000);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('the timer of a check is cleared when the check settles in time, and its duration is reported', async (t) => {
+  const { clock, fake, pending, pool, root } = app();
+  const answer = deferred();
+  pool.add(new CheckedService('db', () => answer.promise));
+  const done = runToEnd(root);
+
+  const report = health(root, { timeout: 500, clock });
+  t.is(pending(), 1);
+  await fake.tickAsync(120);
+  answer.resolve();
+  const { live, ready, tree } = await report;
+
+  t.true(live);
+  t.true(ready);
+  t.deepEqual(tree.children[0]!.check, { ok: true, durationMs: 120 });
+  t.is(pending(), 0, 'no timer outlives the checks');
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a check that fails after its timeout is ignored: the timeout stands and nothing goes unhandled', async (t) => {
+  const { clock, fake, pending, pool, root } = app();
+  let fail!: (error: Error) => void;
+  pool.add(
+    new CheckedService(
+      'db',
+      () =>
+        new Promise<void>((_resolve, reject) => {
+          fail = reject;
+        }),
+    ),
+  );
+  const done = runToEnd(root);
+
+  const report = health(root, { timeout: 100, clock });
+  await fake.tickAsync(100);
+  fail(new Error('too late'));
+  const result = (await report).tree.children[0]!.check;
+
+  t.is(result?.error?.message, 'health check of "db" timed out after 100 ms');
+  t.is(result?.durationMs, 100);
+  t.is(pending(), 0);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('timeout: Infinity sets no timer and waits for the check', async (t) => {
+  const { clock, fake, pending, pool, root } = app();
+  const answer = deferred();
+  pool.add(new CheckedService('db', () => answer.promise));
+  const done = runToEnd(root);
+
+  const report = health(root, { timeout: Infinity, clock });
+  t.is(pending(), 0);
+  await fake.tickAsync(1_000_000);
+  answer.resolve();
+  const result = (await report).tree.children[0]!.check;
+
+  t.deepEqual(result, { ok: true, durationMs: 1_000_000 });
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('checks run in parallel: two hanging checks both time out at the same tick', async (t) => {
+  const { clock, fake, pending, pool, root } = app();
+  const db = new CheckedService('db', hang);
+  const cache = new CheckedService('cache', hang);
+  pool.add(db);
+  pool.add(cache);
+  const done = runToEnd(root);
+
+  const report = health(root, { timeout: 300, clock });
+  const progress = track(report);
+  t.deepEqual([db.calls, cache.calls], [1, 1], 'both checks start at once');
+  t.is(pending(), 2);
+  await fake.tickAsync(299);
+  t.false(progress.settled);
+  await fake.tickAsync(1);
+  const { tree } = await report;
+
+  t.deepEqual(
+    tree.children.map((child) => [child.check?.error?.message, child.check?.durationMs]),
+    [
+      ['health check of "db" timed out after 300 ms', 300],
+      ['health check of "cache" timed out after 300 ms', 300],
+    ],
+  );
+  t.is(pending(), 0);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('the checks of services that do not run are not called', async (t) => {
+  const { clock, pool, root } = app();
+  const starting = new CheckedService('starting', () => undefined, { running: 'manually' });
+  // Asked to stop, it reports stopping and stays there until the test ends it.
+  const stopping = new CheckedService('stopping', () => undefined, { whenAsked: 'ignore' });
+  const running = new CheckedService('running', () => undefined);
+  pool.add(starting);
+  const stoppingLifecycle = pool.add(stopping);
+  pool.add(running);
+  const done = runToEnd(root);
+  stopping.reportStopping();
+  t.is(stoppingLifecycle.state, 'stopping');
+
+  const report = await health(root, { clock });
+
+  t.deepEqual(
+    [starting.calls, stopping.calls, running.calls],
+    [0, 0, 1],
+    'only the running service is asked',
+  );
+  t.deepEqual(
+    report.tree.children.map((child) => [child.name, child.state, 'check' in child]),
+    [
+      ['starting', 'starting', false],
+      ['stopping', 'stopping', false],
+      ['running', 'running', true],
+    ],
+  );
+
+  const stopped = root.stop();
+  stopping.finish();
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+});
+
+// --- a stop of the root ---
+
+test('the report is not ready once a stop of the root was requested, even while the root still runs', async (t) => {
+  const { clock } = fakeClock();
+  // A root that does not report stopping when asked: only the stop request itself says so.
+  const service = new CheckedService('root', () => undefined, { whenAsked: 'ignore' });
+  const root = new Lifecycle(service, { clock });
+  const done = runToEnd(root);
+  t.true((await health(root, { clock })).ready);
+
+  const stopped = root.stop();
+  t.is(root.state, 'running');
+  const report = await health(root, { clock });
+
+  t.true(report.live);
+  t.false(report.ready);
+  t.is(report.tree.state, 'running');
+  t.true(report.tree.ready, 'the tree itself still runs and passes its check');
+  t.deepEqual(report.tree.check, { ok: true, durationMs: 0 });
+
+  service.finish();
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+});
+
+test('during a pool drain delay the report is live but not ready while the children still run', async (t) => {
+  const { clock, fake, pending, pool, root } = app({ drainDelay: 1_000 });
+  const db = new CheckedService('db', () => undefined);
+  const dbLifecycle = pool.add(db);
+  const webLifecycle = pool.add(new ControlledService('web'));
+  const done = runToEnd(root);
+  t.true((await health(root, { clock })).ready);
+
+  const stopped = root.stop();
+  const report = await health(root, { clock });
+
+  t.true(report.live);
+  t.false(report.ready);
+  t.deepEqual(
+    [report.tree, ...report.tree.children].map(({ name, state, ready, healthy }) => ({
+      name,
+      state,
+      ready,
+      healthy,
+    })),
+    [
+      { name: 'app', state: 'stopping', ready: false, healthy: true },
+      { name: 'db', state: 'running', ready: true, healthy: true },
+      { name: 'web', state: 'running', ready: true, healthy: true },
+    ],
+  );
+  t.deepEqual(report.tree.children[0]!.check, { ok: true, durationMs: 0 });
+  t.deepEqual([dbLifecycle.state, webLifecycle.state], ['running', 'running']);
+
+  await fake.tickAsync(1_000);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+  t.is(pending(), 0);
+});
+
+// --- arguments ---
+
+test('health() throws a TypeError for a lifecycle that is not a Lifecycle', async (t) => {
+  const pool = new Pool({ name: 'app' });
+  t.throws(() => health(pool as unknown as Lifecycle), {
+    instanceOf: TypeError,
+    message: 'Expected `lifecycle` to be a Lifecycle, got an object (Pool)',
+  });
+  t.throws(() => health(undefined as unknown as Lifecycle), {
+    instanceOf: TypeError,
+    message: 'Expected `lifecycle` to be a Lifecycle, got `undefined` (undefined)',
+  });
+});
+
+test('health() throws a TypeError naming the option for malformed options', async (t) => {
+  const root = new Lifecycle(new Pool({ name: 'app' }));
+  t.throws(() => health(root, null as unknown as object), {
+    instanceOf: TypeError,
+    message: 'Expected `options` to be an object, got `null`',
+  });
+  t.throws(() => health(root, { timeout: -1 }), {
+    instanceOf: TypeError,
+    message:
+      'Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `-1` (number)',
+  });
+  t.throws(() => health(root, { timeout: '5' as unknown as number }), {
+    instanceOf: TypeError,
+    message:
+      'Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `"5"` (string)',
+  });
+  t.throws(() => health(root, { clock: { now: () => 0 } as unknown as Clock }), {
+    instanceOf: TypeError,
+    message:
+      'Expected `options.clock` to be a clock with now, setTimeout and clearTimeout methods, got an object (Object)',
+  });
+});
+
+// --- depth ---
+
+test('a chain of 10,000 nested pools is reported to the leaf without overflowing the stack', async (t) => {
+  const depth = 10_000;
+  const leaf = new CheckedService('leaf', () => undefined);
+  let top: Service = leaf;
+  for (let level = 0; level < depth; level++) {
+    const pool = new Pool({ name: `p${level}` });
+    pool.add(top);
+    top = pool;
+  }
+  const root = new Lifecycle(top);
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const report = await health(root);
+
+  t.true(report.live);
+  t.true(report.ready);
+  let node = report.tree;
+  let levels = 1;
+  for (let child = node.children[0]; child !== undefined; child = node.children[0]) {
+    node = child;
+    levels++;
+  }
+  t.is(levels, depth + 1);
+  t.is(report.tree.name, `p${depth - 1}`);
+  t.is(node.name, 'leaf');
+  t.true(node.check?.ok);
+  t.is(leaf.calls, 1);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
