@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import {
   Lifecycle,
   Pool,
@@ -8,27 +8,12 @@ import {
   type State,
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
-import { captureLogs, type LogEntry } from './helpers/logs.js';
+import { captureLogs } from './helpers/logs.js';
 import { runToEnd } from './helpers/pool.js';
 import { reach, recordStates } from './helpers/record.js';
 import { journalOf, JournaledService } from './helpers/sequence.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
-
-/** The string-keyed fields of a log entry (winston's symbol keys left out). */
-function fields(entry: LogEntry | undefined): Record<string, unknown> | undefined {
-  return entry && Object.fromEntries(Object.entries(entry));
-}
-
-function assertAbortError(
-  t: ExecutionContext,
-  reason: unknown,
-  name: string,
-  message?: string,
-): void {
-  t.true(reason instanceof DOMException, `expected a DOMException, got ${String(reason)}`);
-  t.is((reason as DOMException).name, name);
-  if (message !== undefined) t.is((reason as DOMException).message, message);
-}
+import { assertAbortError, fields } from './helpers/assertions.js';
 
 /**
  * A pool named `app` with `drainDelay` and two {@link ControlledService}s `a` and `b`, its

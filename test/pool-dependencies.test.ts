@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import {
   AddWhileRunningError,
   Lifecycle,
@@ -12,26 +12,11 @@ import {
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
 import { journaledPool, type JournaledService } from './helpers/dependencies.js';
-import { captureLogs, type LogEntry } from './helpers/logs.js';
+import { captureLogs } from './helpers/logs.js';
 import { runToEnd } from './helpers/pool.js';
 import { reach } from './helpers/record.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
-
-/** The string-keyed fields of a log entry (winston's symbol keys left out). */
-function fields(entry: LogEntry): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(entry));
-}
-
-function assertDomException(
-  t: ExecutionContext,
-  reason: unknown,
-  name: string,
-  message?: string,
-): void {
-  t.true(reason instanceof DOMException, `expected a DOMException, got ${String(reason)}`);
-  t.is((reason as DOMException).name, name);
-  if (message !== undefined) t.is((reason as DOMException).message, message);
-}
+import { fields, assertAbortError as assertDomException } from './helpers/assertions.js';
 
 /**
  * The diamond of the brief: b and c depend on a, d depends on b and c (on b by its lifecycle, on

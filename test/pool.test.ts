@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import {
   AddWhileRunningError,
   AlreadyRunningError,
@@ -10,26 +10,11 @@ import {
   type State,
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
-import { captureLogs, type LogEntry } from './helpers/logs.js';
+import { captureLogs } from './helpers/logs.js';
 import { makePool, runToEnd } from './helpers/pool.js';
 import { reach, recordStates } from './helpers/record.js';
 import { ControlledService } from './helpers/service.js';
-
-/** The string-keyed fields of a log entry (winston's symbol keys left out). */
-function fields(entry: LogEntry): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(entry));
-}
-
-function assertAbortError(
-  t: ExecutionContext,
-  reason: unknown,
-  name: string,
-  message?: string,
-): void {
-  t.true(reason instanceof DOMException, `expected a DOMException, got ${String(reason)}`);
-  t.is((reason as DOMException).name, name);
-  if (message !== undefined) t.is((reason as DOMException).message, message);
-}
+import { fields, assertAbortError } from './helpers/assertions.js';
 
 // --- construction and add() ---
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import {
   AlreadyRunningError,
   Lifecycle,
@@ -23,6 +23,7 @@ import {
   type RestartEvent,
 } from './helpers/restarter.js';
 import { ControlledService, serviceOf } from './helpers/service.js';
+import { assertAbortError } from './helpers/assertions.js';
 
 /** Crashes the child (or ends it, with `how: 'finish'`), waits for the restart event, then lets the delay pass. */
 async function failThenRestart(
@@ -36,11 +37,6 @@ async function failThenRestart(
   const event = await restarted;
   await fixture.fake.tickAsync(event.delay);
   return event;
-}
-
-function assertAbortError(t: ExecutionContext, reason: unknown, name: string): void {
-  t.true(reason instanceof DOMException, `expected a DOMException, got ${String(reason)}`);
-  t.is((reason as DOMException).name, name);
 }
 
 // --- construction ---

@@ -79,7 +79,4 @@ export function nextRestart(restarter: Restarter): Promise<RestartEvent> {
   });
 }
 
-/** The string-keyed fields of a log entry (winston's symbol keys left out). */
-export function fields(entry: LogEntry | undefined): Record<string, unknown> | undefined {
-  return entry && Object.fromEntries(Object.entries(entry));
-}
+export { fields } from './assertions.js';
