@@ -289,20 +289,20 @@ function capitalized(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
+const failGroup = (group: GroupRun, error: Error): void => {
+  group.fail(error);
+};
+
 const delayedDrainStep: Step<GroupRun, undefined, undefined> = {
   run: (group) => {
     group.drainAfterDelay();
   },
-  fail: (group, error) => {
-    group.fail(error);
-  },
+  fail: failGroup,
 };
 
 const startChildrenStep: Step<GroupRun, undefined, undefined> = {
   run: (group) => {
     group.startChildren();
   },
-  fail: (group, error) => {
-    group.fail(error);
-  },
+  fail: failGroup,
 };

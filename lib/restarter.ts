@@ -22,6 +22,7 @@ import {
   assertName,
   assertObject,
   invalid,
+  withoutUndefined,
 } from './validate.js';
 
 /** When a {@link Restarter} restarts its child: only after a crash, or whenever it ends on its own. */
@@ -169,12 +170,6 @@ function restarterSettings(
   assertFunction(random, `${prefix}.random`);
   const backoff = backoffSettings(options, prefix);
   return Object.freeze({ name, mode: restart, backoff, logger, clock, random });
-}
-
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }
 
 /** Where a run of a restarter is: its child runs, it waits to restart it, or it has ended. */

@@ -11,6 +11,7 @@ import {
   assertLogger,
   assertObject,
   invalid,
+  withoutUndefined,
 } from './validate.js';
 
 /** The exit codes {@link handleSignals} uses: a clean stop, a crash, and a forced exit. */
@@ -76,12 +77,6 @@ function parseOptions(options: HandleSignalsOptions): Settings {
   assertLogger(settings.logger, 'options.logger');
   assertClock(settings.clock, 'options.clock');
   return settings;
-}
-
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }
 
 /** What happens to the process: nothing yet, a stop under way, or done (exited or removed). */

@@ -81,3 +81,10 @@ export function assertClock(value: unknown, argument: string): asserts value is 
     invalid(argument, 'a clock with now, setTimeout and clearTimeout methods', value);
   }
 }
+
+/** `options` without its undefined entries, so spreading them over defaults keeps the defaults. */
+export function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
