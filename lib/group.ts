@@ -3,6 +3,7 @@ import type { StartOrder } from './dependencies.js';
 import { AddWhileRunningError, AlreadyRunningError } from './errors.js';
 import { GroupRun, type GroupSettings } from './group-run.js';
 import { Lifecycle, type LifecycleOptions } from './lifecycle.js';
+import { keepShape } from './keep-shape.js';
 import { silentLogger, type Logger } from './logger.js';
 import { restartable, type RestartPolicy } from './restarter.js';
 import type { Service } from './service.js';
@@ -112,3 +113,15 @@ export class Group {
     });
   }
 }
+
+// See keep-shape.ts: a group and its run meet every one of its children.
+const idleGroup = new Group('pool', false, {});
+keepShape(idleGroup);
+keepShape(
+  new GroupRun(
+    idleGroup.settings,
+    new Lifecycle({ name: 'idle', runWithLifecycle: () => undefined }),
+    [],
+    undefined,
+  ),
+);

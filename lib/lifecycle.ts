@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { AlreadyRunningError, toError } from './errors.js';
 import { assertEvent, Hooks, type HookEvent, type LifecycleEvents } from './hooks.js';
+import { keepShape } from './keep-shape.js';
 import { silentLogger, type Logger } from './logger.js';
 import { enqueue, runNow, type Step } from './propagation.js';
 import { stopRequestedReason } from './abort-reasons.js';
@@ -535,3 +536,8 @@ export class Lifecycle<S extends Service = Service> {
     };
   }
 }
+
+// See keep-shape.ts: every child of a pool is a Lifecycle with a Run.
+const idle = new Lifecycle({ name: 'idle', runWithLifecycle: () => undefined });
+keepShape(idle);
+keepShape(new Run(idle, undefined, undefined, false));

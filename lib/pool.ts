@@ -1,5 +1,6 @@
 import { DependencyTable, type Dependency, type StartOrder } from './dependencies.js';
 import { Group, type GroupOptions } from './group.js';
+import { keepShape } from './keep-shape.js';
 import { Lifecycle } from './lifecycle.js';
 import { Restarter, type RestartPolicy } from './restarter.js';
 import { assertService, isService, type Service } from './service.js';
@@ -141,3 +142,6 @@ function assertDependencies(dependsOn: unknown): asserts dependsOn is readonly D
     }
   });
 }
+
+// See keep-shape.ts.
+keepShape(new Pool({ name: 'idle' }));

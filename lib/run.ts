@@ -1,8 +1,9 @@
 import type { Clock } from './clock.js';
-import { deadlinePassedReason } from './abort-reasons.js';
+import { deadlinePassedReason, stopRequestedReason } from './abort-reasons.js';
 import { Deadline } from './deadline.js';
 import { defer, type Deferred } from './deferred.js';
 import type { HookPromises } from './hooks.js';
+import { keepShape } from './keep-shape.js';
 import type { Lifecycle } from './lifecycle.js';
 import { enqueue } from './propagation.js';
 import type { State } from './state.js';
@@ -235,6 +236,18 @@ class RunExtras {
   failure: Error | undefined;
   deadline: Deadline | undefined;
 }
+
+// See keep-shape.ts: the run of every pool has extras, for its stop observer.
+keepShape(new RunExtras());
+
+// Node's own classes too: a run builds AbortControllers, and an abort dispatches an Event. An
+// AbortSignal starts as a plain EventTarget whose prototype is then swapped, so the maps it
+// passes through are the EventTarget's. The listener keeps the Event.
+const aborted = new AbortController();
+aborted.signal.addEventListener('abort', keepShape, { once: true });
+aborted.abort(stopRequestedReason());
+keepShape(aborted);
+keepShape(new EventTarget());
 
 /** A new controller, already aborted with `reason` unless that is `notAborted`. */
 function controllerAborted(reason: unknown): AbortController {
