@@ -114,12 +114,10 @@ export class Group {
   }
 }
 
-// See keep-shape.ts: a group and its run meet every one of its children.
-const idleGroup = new Group('pool', false, {});
-keepShape(idleGroup);
+// (The idle Pool in pool.ts keeps a Group; this keeps a run.)
 keepShape(
   new GroupRun(
-    idleGroup.settings,
+    new Group('pool', false, {}).settings,
     new Lifecycle({ name: 'idle', runWithLifecycle: () => undefined }),
     [],
     undefined,

@@ -3,7 +3,7 @@ import { toError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { childLifecycles } from './tree.js';
 import type { Service } from './service.js';
-import type { Snapshot } from './snapshot.js';
+import { nodeOf, type Snapshot } from './snapshot.js';
 import { assertClock, assertDuration, assertObject, invalid } from './validate.js';
 
 /** Options of {@link health}. */
@@ -109,11 +109,9 @@ function startChecks(root: Lifecycle, timeout: number, clock: Clock): Pending[] 
 }
 
 function pendingOf(lifecycle: Lifecycle, timeout: number, clock: Clock): Pending {
-  const { name, state, since, startupMs, error, service } = lifecycle;
-  const node =
-    state === 'crashed'
-      ? { name, state, since, startupMs, error }
-      : { name, state, since, startupMs };
+  const { state, service } = lifecycle;
+  // Its `children` (empty) is replaced by the settled ones.
+  const node = nodeOf(lifecycle);
   const check =
     state === 'running' && hasHealthCheck(service) ? runCheck(service, timeout, clock) : undefined;
   return { lifecycle, node, check, children: [] };

@@ -2,10 +2,10 @@ import type { StartOrder } from './dependencies.js';
 import type { Lifecycle } from './lifecycle.js';
 
 // Per-child flags of a run with a start order.
-export const started = 1;
-export const ran = 2;
+const started = 1;
+const ran = 2;
 export const askedToStop = 4;
-export const ended = 8;
+const ended = 8;
 
 /** The progress of each child of a run with a start order. */
 export class OrderProgress {
@@ -32,7 +32,8 @@ export class OrderProgress {
 
   start(index: number): void {
     this.#flags[index] = started;
-    for (const dependency of this.#dependencies(index)) this.#count(dependency, 1);
+    for (const dependency of this.#dependencies(index))
+      this.#liveDependents[dependency] = (this.#liveDependents[dependency] as number) + 1;
   }
 
   /** Marks `child` as having run; returns the dependents that now wait for nothing. */
@@ -101,10 +102,6 @@ export class OrderProgress {
 
   #dependencies(index: number): readonly number[] {
     return this.#order.dependencies[index] ?? [];
-  }
-
-  #count(index: number, change: number): void {
-    this.#liveDependents[index] = (this.#liveDependents[index] as number) + change;
   }
 
   #set(index: number, flag: number): void {

@@ -52,7 +52,8 @@ export function snapshotOf(root: Lifecycle): Snapshot {
   return top as Node;
 }
 
-function nodeOf(lifecycle: Lifecycle): Node {
+/** One lifecycle's own part of a snapshot, with no children yet. */
+export function nodeOf(lifecycle: Lifecycle): Node {
   const { name, state, since, startupMs, error } = lifecycle;
   const node: Node = { name, state, since, startupMs, children: [] };
   if (state === 'crashed' && error !== undefined) node.error = error;
