@@ -14,13 +14,16 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+// Read once: it never changes, and its getter calls into Node's bindings.
+const timeOrigin = performance.timeOrigin;
+
 /**
- * The real clock. It looks the global timer functions up at each call, so globally installed
- * fake timers apply to it too.
+ * The real clock. It looks the global timer functions (and `performance.now`) up at each call,
+ * so globally installed fake timers apply to it too.
  */
 export const systemClock: Clock = Object.freeze({
   // Monotonic, unlike Date.now(), so a clock adjustment never shortens a deadline.
-  now: () => performance.timeOrigin + performance.now(),
+  now: () => timeOrigin + performance.now(),
   setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
   clearTimeout: (handle: unknown) => {
     clearTimeout(handle as NodeJS.Timeout);

@@ -13,7 +13,7 @@ import { isLevelEnabled, type Logger } from './logger.js';
 import { stopRequestedReason } from './abort-reasons.js';
 import { logStragglers, type Straggler } from './stragglers.js';
 import { enqueue, runNow, type Step } from './propagation.js';
-import type { StopObserver, Supervisor } from './supervisor.js';
+import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
 import { isActive, type State } from './state.js';
 
 /** What a run of a group (a pool, a sequence) needs to know about the group; one per group. */
@@ -96,13 +96,20 @@ export class GroupRun implements Supervisor, StopObserver {
     }
   }
 
-  hears(state: State): boolean {
-    if (state === 'running' || state === 'crashed') return true;
-    try {
-      return isLevelEnabled(this.#settings.logger, 'info');
-    } catch {
-      return true; // the logger is broken: let the log call itself fail, in the group's reaction
+  noticeChange(child: Lifecycle, state: State): void {
+    const logs = this.#logsInfo();
+    if (state === 'running' && !logs && this.#order === undefined) {
+      // Counted at once: only the last child to run needs a step, to report the group running.
+      if (++this.#running === this.#children.length) {
+        enqueue(reportRunningStep, this, undefined, undefined);
+      }
+    } else if (logs || state === 'running' || state === 'crashed') {
+      enqueue(childChangedStep, this, child, state);
     }
+  }
+
+  reportRunning(): void {
+    this.#lifecycle.running();
   }
 
   childChanged(child: Lifecycle, state: State): void {
@@ -175,6 +182,14 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#errors.push(error);
     this.#drain(error);
     this.#finishIfDone();
+  }
+
+  #logsInfo(): boolean {
+    try {
+      return isLevelEnabled(this.#settings.logger, 'info');
+    } catch {
+      return true; // the logger is broken: let the log call itself fail, in the group's reaction
+    }
   }
 
   #startChild(index: number): void {
@@ -296,6 +311,13 @@ const failGroup = (group: GroupRun, error: Error): void => {
 const delayedDrainStep: Step<GroupRun, undefined, undefined> = {
   run: (group) => {
     group.drainAfterDelay();
+  },
+  fail: failGroup,
+};
+
+const reportRunningStep: Step<GroupRun, undefined, undefined> = {
+  run: (group) => {
+    group.reportRunning();
   },
   fail: failGroup,
 };

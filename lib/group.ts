@@ -2,7 +2,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { StartOrder } from './dependencies.js';
 import { AddWhileRunningError, AlreadyRunningError } from './errors.js';
 import { GroupRun, type GroupSettings } from './group-run.js';
-import { Lifecycle, type LifecycleOptions } from './lifecycle.js';
+import { Lifecycle, LifecycleSettings } from './lifecycle.js';
 import { keepShape } from './keep-shape.js';
 import { silentLogger, type Logger } from './logger.js';
 import { restartable, type RestartPolicy } from './restarter.js';
@@ -43,7 +43,7 @@ export interface GroupOptions {
 export class Group {
   readonly settings: GroupSettings;
   // The options of every child's lifecycle: one object, not one per add().
-  readonly #childOptions: LifecycleOptions;
+  readonly #childOptions: LifecycleSettings;
   readonly #children: Lifecycle[] = [];
   // A frozen copy, rebuilt on demand after add(): handed out, and kept by each run, so nobody
   // can change the children of a group behind add()'s back.
@@ -59,7 +59,7 @@ export class Group {
     assertClock(clock, 'options.clock');
     assertDuration(drainDelay, 'options.drainDelay');
     this.settings = Object.freeze({ kind, name, logger, clock, strictStart, drainDelay });
-    this.#childOptions = Object.freeze({ logger, clock });
+    this.#childOptions = new LifecycleSettings(logger, clock);
   }
 
   /** The children's lifecycles, in the order they were added. */

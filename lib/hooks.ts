@@ -80,6 +80,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** A lifecycle's listeners, and the isolation every hook call goes through. */
 export class Hooks {
+  /** True while the lifecycle's hooks run (kept here: only a lifecycle with hooks needs it). */
+  emitting = false;
   readonly #emitter = new EventEmitter();
   readonly #logger: Logger;
   readonly #service: string;

@@ -7,7 +7,7 @@ import { enqueue, runNow, type Step } from './propagation.js';
 import { stopRequestedReason } from './abort-reasons.js';
 import { Run } from './run.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
-import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
+import type { StopObserver, Supervisor } from './supervisor.js';
 import { assertService, type Service } from './service.js';
 import { canTransition, type State } from './state.js';
 import {
@@ -64,6 +64,33 @@ export interface LifecycleInternals {
 // The default of stop()'s options: one shared object rather than a new one per call.
 const noOptions: StopOptions = Object.freeze({});
 
+/**
+ * A lifecycle's logger and clock, checked. A group builds one for all its children, so a pool
+ * of 100k services checks its options once, and each child keeps one field rather than two.
+ */
+export class LifecycleSettings {
+  readonly logger: Logger;
+  readonly clock: Clock;
+
+  constructor(logger: Logger, clock: Clock) {
+    this.logger = logger;
+    this.clock = clock;
+    Object.freeze(this);
+  }
+}
+
+const defaultSettings = new LifecycleSettings(silentLogger, systemClock);
+
+function settingsOf(options: LifecycleOptions): LifecycleSettings {
+  if (options instanceof LifecycleSettings) return options;
+  assertObject(options, 'options');
+  const { logger = silentLogger, clock = systemClock } = options;
+  assertLogger(logger, 'options.logger');
+  assertClock(clock, 'options.clock');
+  if (logger === silentLogger && clock === systemClock) return defaultSettings;
+  return new LifecycleSettings(logger, clock);
+}
+
 /** Lifecycle operations for the composite services of this package; set by Lifecycle's static block. */
 export let internals!: LifecycleInternals;
 
@@ -96,18 +123,15 @@ export class Lifecycle<S extends Service = Service> {
   readonly service: S;
   #state: State = 'stopped';
   #error: Error | undefined;
-  // When the state last changed (clock time); NaN before the first run.
+  // When the state last changed (clock time), and how long the last start took; NaN when
+  // unknown. Both always hold numbers, so V8 updates them in place instead of allocating.
   #since = NaN;
-  #startupMs: number | undefined;
+  #startupMs = NaN;
   // Built by the first run() (or the first read of a signal): most lifecycles are created by a
   // pool and run at once, so building an idle run first would be wasted.
   #run: Run | undefined;
   #hooks: Hooks | undefined;
-  // True while this lifecycle's hooks run: a transition they request waits until they are done,
-  // so every hook sees the state it was registered for.
-  #emitting = false;
-  readonly #logger: Logger;
-  readonly #clock: Clock;
+  readonly #settings: LifecycleSettings;
 
   /**
    * A lifecycle for `service`, in state `stopped`; call {@link Lifecycle.run} to start it.
@@ -115,15 +139,10 @@ export class Lifecycle<S extends Service = Service> {
    * @param options.clock timers for stop deadlines; default: the real timers.
    * @throws {TypeError} when `service` is not a {@link Service}, or an option is of the wrong type.
    */
-  constructor(service: S, options: LifecycleOptions = {}) {
+  constructor(service: S, options: LifecycleOptions = defaultSettings) {
     assertService(service, 'service');
-    assertObject(options, 'options');
-    const { logger = silentLogger, clock = systemClock } = options;
-    assertLogger(logger, 'options.logger');
-    assertClock(clock, 'options.clock');
     this.service = service;
-    this.#logger = logger;
-    this.#clock = clock;
+    this.#settings = settingsOf(options);
   }
 
   /** The service's name. */
@@ -149,7 +168,8 @@ export class Lifecycle<S extends Service = Service> {
    * reaches `running` (and from the start of each run until it does).
    */
   get startupMs(): number | undefined {
-    return this.#startupMs;
+    const startupMs = this.#startupMs;
+    return Number.isNaN(startupMs) ? undefined : startupMs;
   }
 
   /** Why the service crashed; `undefined` unless `state` is `'crashed'`. */
@@ -221,8 +241,8 @@ export class Lifecycle<S extends Service = Service> {
     if (!run?.active)
       return run?.settled === false ? run.whenEnded() : Promise.resolve(this.#state);
     if (!run.stopRequested) run.requestStop(stopRequestedReason());
-    if (timeout !== undefined) run.expireIn(timeout, this.#clock);
-    if (signal !== undefined) run.expireWith(signal, this.#clock);
+    if (timeout !== undefined) run.expireIn(timeout, this.#settings.clock);
+    if (signal !== undefined) run.expireWith(signal, this.#settings.clock);
     return run.whenEnded();
   }
 
@@ -240,7 +260,7 @@ export class Lifecycle<S extends Service = Service> {
     if (options === noWaitOptions) return this.#outcome();
     assertWaitOptions(options);
     const outcome = () => this.#outcome();
-    return waitWithin(this.name, 'to end', options, this.#clock, listenForEnd(outcome));
+    return waitWithin(this.name, 'to end', options, this.#settings.clock, listenForEnd(outcome));
   }
 
   /**
@@ -259,7 +279,13 @@ export class Lifecycle<S extends Service = Service> {
    */
   whenRunning(options: WaitOptions = noWaitOptions): Promise<void> {
     assertWaitOptions(options);
-    return waitWithin(this.name, 'to be running', options, this.#clock, listenForRunning(this));
+    return waitWithin(
+      this.name,
+      'to be running',
+      options,
+      this.#settings.clock,
+      listenForRunning(this),
+    );
   }
 
   /**
@@ -348,20 +374,20 @@ export class Lifecycle<S extends Service = Service> {
   #listen(event: keyof LifecycleEvents, listener: unknown, once: boolean): this {
     assertEvent(event);
     assertFunction(listener, 'listener');
-    this.#hooks ??= new Hooks(this.#logger, this.service.name);
+    this.#hooks ??= new Hooks(this.#settings.logger, this.service.name);
     this.#hooks.add(event, listener as (...args: unknown[]) => unknown, once);
     return this;
   }
 
   #begin(owner: Supervisor | undefined, parent: Run | undefined): Run {
-    const run = new Run(this, owner, parent);
+    const run = new Run(owner, parent);
     this.#run = run;
     return run;
   }
 
   /** The current run; before the first run, an idle one that only holds the signals. */
   #current(): Run {
-    return (this.#run ??= new Run(this, undefined, undefined, false));
+    return (this.#run ??= new Run(undefined, undefined, false));
   }
 
   #transition(state: State): void {
@@ -370,7 +396,7 @@ export class Lifecycle<S extends Service = Service> {
 
   /** Runs a step now, or right after this lifecycle's hooks when called from one of them. */
   #schedule<A, B>(step: Step<Lifecycle, A, B>, a: A, b: B): void {
-    if (this.#emitting) enqueue(step, this as Lifecycle, a, b);
+    if (this.#hooks?.emitting) enqueue(step, this as Lifecycle, a, b);
     else runNow(step, this as Lifecycle, a, b);
   }
 
@@ -381,28 +407,29 @@ export class Lifecycle<S extends Service = Service> {
     this.#time(state);
     const run = this.#current();
     if (this.#hooks) this.#emitHooks(this.#hooks, run, state);
-    const owner = run.owner;
-    if (owner?.hears(state)) enqueue(childChangedStep, owner, this as Lifecycle, state);
+    run.owner?.noticeChange(this as Lifecycle, state);
     return true;
   }
 
   #time(state: State): void {
-    const now = this.#clock.now();
+    const now = this.#settings.clock.now();
     // The previous state of `running` is always `starting`, so `#since` is when the run began.
     if (state === 'running') this.#startupMs = now - this.#since;
-    else if (state === 'starting') this.#startupMs = undefined;
+    else if (state === 'starting') this.#startupMs = NaN;
     this.#since = now;
   }
 
   #emitHooks(hooks: Hooks, run: Run, state: State): void {
     const self = this as Lifecycle;
-    this.#emitting = true;
+    // A transition the hooks request waits until they are done, so every hook sees the state it
+    // was registered for.
+    hooks.emitting = true;
     try {
       hooks.emit(run, 'stateChange', this.service, self, state);
       // Only built when heard: reading shutdownSignal creates its AbortController.
       if (hooks.listens(state)) hooks.emit(run, state, this.service, self, this.#extra(run, state));
     } finally {
-      this.#emitting = false;
+      hooks.emitting = false;
     }
   }
 
@@ -447,10 +474,10 @@ export class Lifecycle<S extends Service = Service> {
     const state = error === undefined ? 'stopped' : 'crashed';
     this.#apply(state);
     const pending = run.hookPromises;
-    if (pending === undefined || pending.length === 0) run.settle(state, error);
+    if (pending === undefined || pending.length === 0) run.settle(this as Lifecycle, state, error);
     else {
       void Promise.all(pending).then(() => {
-        run.settle(state, error);
+        run.settle(this as Lifecycle, state, error);
       });
     }
   }
@@ -463,7 +490,10 @@ export class Lifecycle<S extends Service = Service> {
   #fail(error: Error): void {
     const run = this.#run;
     if (!run?.active) {
-      this.#logger.error('lifecycle failed after its run ended', { service: this.name, error });
+      this.#settings.logger.error('lifecycle failed after its run ended', {
+        service: this.name,
+        error,
+      });
       return;
     }
     run.failure ??= error;
@@ -540,4 +570,4 @@ export class Lifecycle<S extends Service = Service> {
 // See keep-shape.ts: every child of a pool is a Lifecycle with a Run.
 const idle = new Lifecycle({ name: 'idle', runWithLifecycle: () => undefined });
 keepShape(idle);
-keepShape(new Run(idle, undefined, undefined, false));
+keepShape(new Run(undefined, undefined, false));

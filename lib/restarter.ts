@@ -14,7 +14,7 @@ import { enqueue, runNow, type Step } from './propagation.js';
 import { assertService, type Service } from './service.js';
 import type { State } from './state.js';
 import { logStragglers } from './stragglers.js';
-import type { StopObserver, Supervisor } from './supervisor.js';
+import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
 import {
   assertClock,
   assertFunction,
@@ -226,8 +226,8 @@ class RestarterRun implements Supervisor, StopObserver {
     this.#phase = 'child';
   }
 
-  hears(state: State): boolean {
-    return state === 'running';
+  noticeChange(child: Lifecycle, state: State): void {
+    if (state === 'running') enqueue(childChangedStep, this, child, state);
   }
 
   childChanged(_child: Lifecycle, state: State): void {

@@ -33,8 +33,6 @@ export class Run implements HookPromises {
    * promises settle, `settled` after (the run before the first one is settled).
    */
   phase: 'active' | 'ending' | 'settled';
-  /** The lifecycle this is a run of. */
-  readonly lifecycle: Lifecycle;
   /** The pool running this lifecycle as a child, if any. */
   readonly owner: Supervisor | undefined;
   /**
@@ -51,17 +49,9 @@ export class Run implements HookPromises {
   // anyone read its own, and no deadline of its own has been set since. (Its own signal may
   // still be built meanwhile, for its children.)
   #followsOwner = false;
-  #done: Deferred<void> | undefined;
-  #ended: Deferred<State> | undefined;
   #extras: RunExtras | undefined;
 
-  constructor(
-    lifecycle: Lifecycle,
-    owner: Supervisor | undefined,
-    parent: Run | undefined,
-    active = true,
-  ) {
-    this.lifecycle = lifecycle;
+  constructor(owner: Supervisor | undefined, parent: Run | undefined, active = true) {
     this.owner = owner;
     this.parent = parent ?? this;
     this.phase = active ? 'active' : 'settled';
@@ -195,23 +185,27 @@ export class Run implements HookPromises {
   }
 
   /** Settles everything waiting for this run, then tells the owner. */
-  settle(state: State, error: Error | undefined): void {
+  /** Ends the run of `lifecycle` (passed in, not kept: one field less for each child). */
+  settle(lifecycle: Lifecycle, state: State, error: Error | undefined): void {
     this.phase = 'settled';
-    if (this.#extras) this.#extras.hookPromises = undefined;
-    if (error === undefined) this.#done?.resolve();
-    else this.#done?.reject(error);
-    this.#ended?.resolve(state);
-    if (this.owner) enqueue(childEndedStep, this.owner, this.lifecycle, error);
+    const extras = this.#extras;
+    if (extras) {
+      extras.hookPromises = undefined;
+      if (error === undefined) extras.done?.resolve();
+      else extras.done?.reject(error);
+      extras.ended?.resolve(state);
+    }
+    if (this.owner) enqueue(childEndedStep, this.owner, lifecycle, error);
   }
 
   /** Resolves when the run has stopped, rejects with the crash error. */
   whenDone(): Promise<void> {
-    return (this.#done ??= defer()).promise;
+    return (this.#more().done ??= defer()).promise;
   }
 
   /** Resolves with the final state once the run has ended; never rejects. */
   whenEnded(): Promise<State> {
-    return (this.#ended ??= defer()).promise;
+    return (this.#more().ended ??= defer()).promise;
   }
 
   #more(): RunExtras {
@@ -231,6 +225,9 @@ export class Run implements HookPromises {
  * of its children small.
  */
 class RunExtras {
+  // The promises of run() and stop(): a child its group runs and stops has neither.
+  done: Deferred<void> | undefined;
+  ended: Deferred<State> | undefined;
   stopObserver: StopObserver | undefined;
   hookPromises: Promise<unknown>[] | undefined;
   failure: Error | undefined;

@@ -5,11 +5,12 @@ import type { State } from './state.js';
 /** How a composite service (a pool) hears from the children it runs. */
 export interface Supervisor {
   /**
-   * Whether `childChanged` wants to hear of `state`: a pool with nothing to log only counts
-   * `running`, and most of its children's transitions need not travel at all. Must not throw.
+   * `child` moved to `state`, called inside the transition (its hooks have run). It reacts in a
+   * step of its own, enqueued here (`childChangedStep`), or not at all: a pool with nothing to log
+   * counts `running` children here and enqueues one step when the last one runs. Must not throw.
    */
-  hears(state: State): boolean;
-  /** `child` moved to `state` (its hooks have run). */
+  noticeChange(child: Lifecycle, state: State): void;
+  /** The step `noticeChange` enqueued for `child`'s move to `state`. */
   childChanged(child: Lifecycle, state: State): void;
   /** `child`'s run has ended and settled (its hooks' promises included); `error` if it crashed. */
   childEnded(child: Lifecycle, error: Error | undefined): void;

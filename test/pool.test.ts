@@ -718,6 +718,30 @@ test('a pool logger below info level gets no child transitions but still gets cr
   ]);
 });
 
+test('a pool whose logger turns info on while its children start reports running once, after the last child', async (t) => {
+  const { logger, entries } = captureLogs('error');
+  const { lifecycle, states, services } = makePool(
+    { a: { running: 'manually' }, b: { running: 'manually' }, c: { running: 'manually' } },
+    { name: 'app', logger },
+  );
+  const done = runToEnd(lifecycle);
+  // Silent: the pool counts `a` without a step of its own.
+  services.a.reportRunning();
+  logger.level = 'info';
+  services.b.reportRunning();
+  t.is(lifecycle.state, 'starting');
+  logger.level = 'error';
+  services.c.reportRunning();
+  t.is(lifecycle.state, 'running');
+  t.deepEqual(states, ['starting', 'running']);
+  t.deepEqual(
+    entries.map(({ message, service }) => [message, service]),
+    [['service running', 'b']],
+  );
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
 test('a logger whose info() throws makes the pool drain its children and crash with that error', async (t) => {
   const failure = new Error('log transport down');
   const logger = {
