@@ -34,6 +34,12 @@ export interface GroupSettings {
 }
 
 /** A deadline reason slot that has not been filled (a reason may be undefined). */
+/** The group a run belongs to: its settings, and what it must hear when the run has finished. */
+export interface GroupOfRun {
+  readonly settings: GroupSettings;
+  finished(run: GroupRun): void;
+}
+
 const notReached = Symbol('not reached');
 
 /**
@@ -44,6 +50,7 @@ const notReached = Symbol('not reached');
  * that depends on it has ended: independent children still start and stop in parallel.
  */
 export class GroupRun implements Supervisor, StopObserver {
+  readonly #group: GroupOfRun;
   readonly #settings: GroupSettings;
   readonly #lifecycle: Lifecycle;
   readonly #children: readonly Lifecycle[];
@@ -64,12 +71,13 @@ export class GroupRun implements Supervisor, StopObserver {
   #delayedReason: unknown;
 
   constructor(
-    settings: GroupSettings,
+    group: GroupOfRun,
     lifecycle: Lifecycle,
     children: readonly Lifecycle[],
     order: StartOrder | undefined,
   ) {
-    this.#settings = settings;
+    this.#group = group;
+    this.#settings = group.settings;
     this.#lifecycle = lifecycle;
     this.#children = children;
     this.#order = order && new OrderProgress(order, children);
@@ -255,6 +263,7 @@ export class GroupRun implements Supervisor, StopObserver {
 
   #finishIfDone(): void {
     if (!this.#draining || this.#ended < this.#started) return;
+    this.#group.finished(this);
     const errors = this.#errors;
     if (errors.length === 0) this.#done.resolve(undefined);
     else this.#done.reject(errors.length === 1 ? errors[0] : new ServicesCrashedError(errors));
