@@ -64,7 +64,9 @@ export class GroupRun implements Supervisor, StopObserver {
   #failed = false;
   #stopReason: unknown;
   #deadlineReason: unknown = notReached;
-  #drainStartedAt = 0;
+  // A double from the start (not the small integer 0): the clock's time stored later then keeps
+  // the hidden class, instead of deprecating it for a new one in every short-lived program.
+  #drainStartedAt = NaN;
   // A drainDelay under way: its timer (none for Infinity) and the stop reason it will pass on.
   #delaying = false;
   #delayTimer: unknown;

@@ -186,7 +186,8 @@ class RestarterRun implements Supervisor, StopObserver {
   // 'waiting' also covers the moment before the first start, which is a step away.
   #phase: Phase = 'waiting';
   #stopping = false;
-  #stopRequestedAt = 0;
+  // A double from the start, like every clock time a class keeps (see group-run.ts).
+  #stopRequestedAt = NaN;
   #timer: unknown;
   #attempts = 0;
   #failure: Error | undefined;
