@@ -102,7 +102,8 @@ export class Group {
     if (this.#run) return Promise.reject(new AlreadyRunningError(this.settings.name));
     let run: GroupRun;
     try {
-      run = new GroupRun(this, lifecycle, this.lifecycles, order());
+      // The children themselves, not a frozen copy: add() is refused until the run has finished.
+      run = new GroupRun(this, lifecycle, this.#children, order());
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the TypeError order() threw
       return Promise.reject(error);

@@ -123,10 +123,12 @@ export class Lifecycle<S extends Service = Service> {
   readonly service: S;
   #state: State = 'stopped';
   #error: Error | undefined;
-  // When the state last changed (clock time), and how long the last start took; NaN when
-  // unknown. Both always hold numbers, so V8 updates them in place instead of allocating.
+  // When the state last changed (clock time; NaN before the first run): always a number, so V8
+  // updates it in place instead of allocating one at each transition.
   #since = NaN;
-  #startupMs = NaN;
+  // How long the last start took, in whole microseconds: a small integer, which V8 keeps in the
+  // field itself, where a fraction of a millisecond would cost every lifecycle a boxed number.
+  #startupUs: number | undefined;
   // Built by the first run() (or the first read of a signal): most lifecycles are created by a
   // pool and run at once, so building an idle run first would be wasted.
   #run: Run | undefined;
@@ -164,12 +166,12 @@ export class Lifecycle<S extends Service = Service> {
   }
 
   /**
-   * How long the last run took from `starting` to `running`, in ms; `undefined` until a run
-   * reaches `running` (and from the start of each run until it does).
+   * How long the last run took from `starting` to `running`, in ms, to the microsecond;
+   * `undefined` until a run reaches `running` (and from the start of each run until it does).
    */
   get startupMs(): number | undefined {
-    const startupMs = this.#startupMs;
-    return Number.isNaN(startupMs) ? undefined : startupMs;
+    const startupUs = this.#startupUs;
+    return startupUs === undefined ? undefined : startupUs / 1000;
   }
 
   /** Why the service crashed; `undefined` unless `state` is `'crashed'`. */
@@ -414,8 +416,8 @@ export class Lifecycle<S extends Service = Service> {
   #time(state: State): void {
     const now = this.#settings.clock.now();
     // The previous state of `running` is always `starting`, so `#since` is when the run began.
-    if (state === 'running') this.#startupMs = now - this.#since;
-    else if (state === 'starting') this.#startupMs = NaN;
+    if (state === 'running') this.#startupUs = Math.round((now - this.#since) * 1000);
+    else if (state === 'starting') this.#startupUs = undefined;
     this.#since = now;
   }
 

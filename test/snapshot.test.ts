@@ -71,6 +71,25 @@ test('since stays at the time of the last transition while the clock moves on', 
   t.is(lifecycle.since, 5_030);
 });
 
+test('startupMs keeps fractions of a millisecond to the microsecond, and hours exactly', async (t) => {
+  let now = 1_000.123_456_7;
+  const clock = { now: () => now, setTimeout, clearTimeout };
+  const service = new ControlledService('svc', { running: 'manually' });
+  const lifecycle = new Lifecycle(service, { clock });
+  const done = lifecycle.run();
+  now += 0.250_543_4;
+  service.reportRunning();
+  t.is(lifecycle.startupMs, 0.251);
+  await lifecycle.stop();
+  await done;
+
+  const slow = lifecycle.run();
+  now += 3 * 60 * 60 * 1000; // longer than a small integer of microseconds can hold
+  service.reportRunning();
+  t.is(lifecycle.startupMs, 10_800_000);
+  await lifecycle.stop();
+  await slow;
+});
 test('startupMs is undefined from the start of the next run until that run reports running', async (t) => {
   const { service, lifecycle, fake } = manualLifecycle();
   const first = lifecycle.run();
