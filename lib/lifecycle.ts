@@ -122,7 +122,6 @@ export class Lifecycle<S extends Service = Service> {
   /** The service this lifecycle runs. */
   readonly service: S;
   #state: State = 'stopped';
-  #error: Error | undefined;
   // When the state last changed (clock time; NaN before the first run): always a number, so V8
   // updates it in place instead of allocating one at each transition.
   #since = NaN;
@@ -176,7 +175,7 @@ export class Lifecycle<S extends Service = Service> {
 
   /** Why the service crashed; `undefined` unless `state` is `'crashed'`. */
   get error(): Error | undefined {
-    return this.#error;
+    return this.#state === 'crashed' ? this.#run?.error : undefined;
   }
 
   /** Aborts when a stop is requested; a new signal for every run. */
@@ -302,7 +301,7 @@ export class Lifecycle<S extends Service = Service> {
   #outcome(): Promise<void> {
     const run = this.#run;
     if (run?.settled === false) return run.whenDone();
-    const error = this.#state === 'crashed' ? this.#error : undefined;
+    const error = this.error;
     return error === undefined ? Promise.resolve() : Promise.reject(error);
   }
 
@@ -438,11 +437,10 @@ export class Lifecycle<S extends Service = Service> {
   /** The argument a state's own hooks get after the service and the lifecycle. */
   #extra(run: Run, state: State): unknown {
     if (state === 'stopping') return run.shutdownSignal;
-    return state === 'crashed' ? this.#error : undefined;
+    return state === 'crashed' ? run.error : undefined;
   }
 
   #start(run: Run): void {
-    this.#error = undefined;
     let result: unknown;
     try {
       this.#apply('starting');
@@ -471,8 +469,8 @@ export class Lifecycle<S extends Service = Service> {
   #end(run: Run, outcome: Error | undefined): void {
     if (!run.active) return;
     run.release();
-    const error = run.failure ?? outcome;
-    this.#error = error;
+    const error = run.error ?? outcome;
+    if (error !== undefined) run.error = error;
     const state = error === undefined ? 'stopped' : 'crashed';
     this.#apply(state);
     const pending = run.hookPromises;
@@ -498,7 +496,7 @@ export class Lifecycle<S extends Service = Service> {
       });
       return;
     }
-    run.failure ??= error;
+    run.error ??= error;
     run.expire(error);
   }
 
@@ -509,7 +507,7 @@ export class Lifecycle<S extends Service = Service> {
       this.#fail(error);
       return;
     }
-    run.failure ??= error;
+    run.error ??= error;
     this.#end(run, error);
   }
 

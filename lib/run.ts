@@ -95,13 +95,17 @@ export class Run implements HookPromises {
       Run.#more(this).hookPromises = promises;
   }
 
-  /** A failure of the library's own reaction during this run: the run ends crashed with it. */
-  get failure(): Error | undefined {
-    return this.#extras?.failure;
+  /**
+   * The run's error: a failure of the library's own reaction during the run (the run then ends
+   * crashed with it), and once the run has ended crashed, what it crashed with. Kept here, with
+   * the rarely used parts, rather than in every lifecycle.
+   */
+  get error(): Error | undefined {
+    return this.#extras?.error;
   }
 
-  set failure(error: Error | undefined) {
-    Run.#more(this).failure = error;
+  set error(error: Error | undefined) {
+    Run.#more(this).error = error;
   }
 
   /** `lifecycle.signal`: aborts when a stop is requested. */
@@ -224,9 +228,9 @@ export class Run implements HookPromises {
 }
 
 /**
- * The parts of a run that most runs never use: its composite service, hook promises, internal
- * failure and caller's deadline. Built on first use, which keeps the run a pool holds for each
- * of its children small.
+ * The parts of a run that most runs never use: the promises of `run()` and `stop()`, its
+ * composite service, hook promises, error and caller's deadline. Built on first use, which keeps
+ * the run a pool holds for each of its children small.
  */
 class RunExtras {
   // The promises of run() and stop(): a child its group runs and stops has neither.
@@ -234,7 +238,7 @@ class RunExtras {
   ended: Deferred<State> | undefined;
   stopObserver: StopObserver | undefined;
   hookPromises: Promise<unknown>[] | undefined;
-  failure: Error | undefined;
+  error: Error | undefined;
   deadline: Deadline | undefined;
 }
 
