@@ -33,13 +33,13 @@ export interface GroupSettings {
   readonly drainDelay: number;
 }
 
-/** A deadline reason slot that has not been filled (a reason may be undefined). */
 /** The group a run belongs to: its settings, and what it must hear when the run has finished. */
 export interface GroupOfRun {
   readonly settings: GroupSettings;
   finished(run: GroupRun): void;
 }
 
+/** A deadline reason slot that has not been filled (a reason may be undefined). */
 const notReached = Symbol('not reached');
 
 /**

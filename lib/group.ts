@@ -45,8 +45,8 @@ export class Group {
   // The options of every child's lifecycle: one object, not one per add().
   readonly #childOptions: LifecycleSettings;
   readonly #children: Lifecycle[] = [];
-  // A frozen copy, rebuilt on demand after add(): handed out, and kept by each run, so nobody
-  // can change the children of a group behind add()'s back.
+  // A frozen copy, rebuilt on demand after add(): what `lifecycles` hands out, so nobody can
+  // change the children of a group behind add()'s back.
   #snapshot: readonly Lifecycle[] | undefined;
   #run: GroupRun | undefined;
 

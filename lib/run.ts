@@ -190,8 +190,10 @@ export class Run implements HookPromises {
     if (extras) extras.stopObserver = undefined;
   }
 
-  /** Settles everything waiting for this run, then tells the owner. */
-  /** Ends the run of `lifecycle` (passed in, not kept: one field less for each child). */
+  /**
+   * Settles everything waiting for this run of `lifecycle`, then tells the owner. The lifecycle
+   * is passed in rather than kept: one field less for each child of every pool.
+   */
   settle(lifecycle: Lifecycle, state: State, error: Error | undefined): void {
     this.phase = 'settled';
     const extras = this.#extras;
