@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
+import { play, withoutFaults } from './helpers/property-run.js';
 import { Harness, type LeafSpec, type NodeSpec, type Op, type PoolSpec } from './helpers/model.js';
 
 // Random scenarios against a tree of lifecycles; Harness (test/helpers/model.ts) checks after every
@@ -112,31 +113,17 @@ async function check(
   trees: fc.Arbitrary<NodeSpec>,
   ops: fc.Arbitrary<Op[]> = steps(anyOp),
 ): Promise<void> {
-  const faults: unknown[] = [];
-  const onFault = (error: unknown): void => void faults.push(error);
-  process.on('unhandledRejection', onFault);
-  process.on('uncaughtExceptionMonitor', onFault);
-  try {
+  await withoutFaults(t, async (faults) => {
     await fc.assert(
       fc.asyncProperty(trees, ops, async (spec, scenario) => {
         faults.length = 0;
         const harness = new Harness(spec, faults);
-        for (const [number, step] of scenario.entries()) {
-          try {
-            await harness.step(step);
-          } catch (error) {
-            throw new Error(`step ${number} (${fc.stringify(step)}): ${(error as Error).message}`);
-          }
-        }
+        await play(harness, scenario);
         await harness.end();
       }),
       { numRuns, includeErrorInReport: true },
     );
-  } finally {
-    process.off('unhandledRejection', onFault);
-    process.off('uncaughtExceptionMonitor', onFault);
-  }
-  t.deepEqual(faults, []);
+  });
 }
 
 test.serial(

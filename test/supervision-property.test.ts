@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
+import { play, withoutFaults } from './helpers/property-run.js';
 import {
   SupervisionHarness,
   type LeafSpec,
@@ -212,22 +213,12 @@ async function check(
   numRuns: number,
   examples: [TreeSpec, Op[]][] = [],
 ): Promise<void> {
-  const faults: unknown[] = [];
-  const onFault = (error: unknown): void => void faults.push(error);
-  process.on('unhandledRejection', onFault);
-  process.on('uncaughtExceptionMonitor', onFault);
-  try {
+  await withoutFaults(t, async (faults) => {
     await fc.assert(
       fc.asyncProperty(specs, ops, async (spec, steps) => {
         faults.length = 0;
         const harness = new SupervisionHarness(spec, faults);
-        for (const [number, step] of steps.entries()) {
-          try {
-            await harness.step(step);
-          } catch (error) {
-            throw new Error(`step ${number} (${fc.stringify(step)}): ${(error as Error).message}`);
-          }
-        }
+        await play(harness, steps);
         try {
           await harness.end();
         } catch (error) {
@@ -236,11 +227,7 @@ async function check(
       }),
       { numRuns, examples, includeErrorInReport: true },
     );
-  } finally {
-    process.off('unhandledRejection', onFault);
-    process.off('uncaughtExceptionMonitor', onFault);
-  }
-  t.deepEqual(faults, []);
+  });
 }
 
 test.serial(

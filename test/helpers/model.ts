@@ -11,6 +11,7 @@ import {
   type State,
 } from '../../lib/index.js';
 import { fakeClock } from './clock.js';
+import { isActive, show, track, type Outcome } from './outcome.js';
 
 /**
  * A model-driven harness for property tests: it builds a tree of lifecycles (a root, pools, leaf
@@ -61,24 +62,6 @@ export type Op =
   | { readonly op: 'tick'; readonly ms: number };
 
 type Expire = { readonly timeout: true } | { readonly reason: unknown };
-
-type Outcome =
-  | { readonly status: 'pending' }
-  | { readonly status: 'fulfilled'; readonly value: unknown }
-  | { readonly status: 'rejected'; readonly reason: unknown };
-
-/** Tracks how a promise settled, without ever leaving a rejection unhandled. */
-function track(promise: Promise<unknown>): { outcome: Outcome } {
-  const record: { outcome: Outcome } = { outcome: { status: 'pending' } };
-  promise.then(
-    (value: unknown) => (record.outcome = { status: 'fulfilled', value }),
-    (reason: unknown) => (record.outcome = { status: 'rejected', reason }),
-  );
-  return record;
-}
-
-const isActive = (state: State): boolean =>
-  state === 'starting' || state === 'running' || state === 'stopping';
 
 const isDomException = (value: unknown, name: string): boolean =>
   value instanceof DOMException && value.name === name;
@@ -765,11 +748,4 @@ function expireMatches(expire: Expire, reason: unknown): boolean {
 
 function names(nodes: readonly Node[]): string {
   return nodes.map((node) => node.name).join(', ');
-}
-
-function show(outcome: Outcome): string {
-  if (outcome.status === 'pending') return 'pending';
-  return outcome.status === 'fulfilled'
-    ? `fulfilled with ${String(outcome.value)}`
-    : `rejected with ${String(outcome.reason)}`;
 }

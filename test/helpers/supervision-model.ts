@@ -17,6 +17,7 @@ import {
   type State,
 } from '../../lib/index.js';
 import { fakeClock } from './clock.js';
+import { isActive, show, track, type Outcome } from './outcome.js';
 
 /**
  * A model-driven harness for property tests of supervision trees: pools (with `dependsOn` edges),
@@ -122,24 +123,6 @@ export type Op =
       readonly leaf: number;
       readonly action: 'running' | 'stopping' | 'finish' | 'crash';
     };
-
-type Outcome =
-  | { readonly status: 'pending' }
-  | { readonly status: 'fulfilled'; readonly value: unknown }
-  | { readonly status: 'rejected'; readonly reason: unknown };
-
-/** Tracks how a promise settles, without ever leaving a rejection unhandled. */
-function track(promise: Promise<unknown>): { outcome: Outcome } {
-  const record: { outcome: Outcome } = { outcome: { status: 'pending' } };
-  promise.then(
-    (value: unknown) => (record.outcome = { status: 'fulfilled', value }),
-    (reason: unknown) => (record.outcome = { status: 'rejected', reason }),
-  );
-  return record;
-}
-
-const isActive = (state: State): boolean =>
-  state === 'starting' || state === 'running' || state === 'stopping';
 
 const allowedLogs: Readonly<Record<string, readonly string[]>> = {
   error: ['service crashed', 'service failed too often, giving up'],
@@ -1072,11 +1055,4 @@ function dependenciesOf(node: Node): Set<Node> {
     stack.push(...next.startsAfter);
   }
   return found;
-}
-
-function show(outcome: Outcome): string {
-  if (outcome.status === 'pending') return 'pending';
-  return outcome.status === 'fulfilled'
-    ? `fulfilled with ${String(outcome.value)}`
-    : `rejected with ${String(outcome.reason)}`;
 }
