@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --only S4]`: runs every scenario of the catalogue in a fresh
- * Node process, then prints a Markdown table of medians, ratios to the baseline and targets.
- * Exits with 1 when a target is missed.
+ * `npm run bench [-- --quick] [-- --only S4] [-- --node-option=--max-semi-space-size=64]`: runs
+ * every scenario of the catalogue in a fresh Node process, then prints a Markdown table of
+ * medians, ratios to the baseline and targets. Exits with 1 when a target is missed.
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -93,8 +93,11 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     only: { type: 'string' },
+    // Passed to every worker, both sides alike: to see how garbage collection shapes a result.
+    'node-option': { type: 'string', multiple: true, default: [] },
   },
 });
+const nodeOptions = values['node-option'];
 const rounds = Number(values.rounds ?? (values.quick ? 3 : 7));
 const keys = (Object.keys(catalogue) as ScenarioKey[]).filter((key) =>
   key.includes(values.only ?? ''),
@@ -109,7 +112,7 @@ for (const key of keys) {
 }
 
 const lines = [
-  `Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()}, ${rounds} rounds, medians.`,
+  `Node ${process.version}${nodeOptions.map((option) => ` ${option}`).join('')}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()}, ${rounds} rounds, medians.`,
   '',
   '| scenario | unit | overseer | baseline | ratio | target | met |',
   '| --- | --- | ---: | ---: | ---: | ---: | :---: |',
@@ -154,7 +157,7 @@ function runWorker(key: ScenarioKey): Promise<{ overseer: Metrics[]; baseline: M
   const worker = fileURLToPath(new URL('worker.ts', import.meta.url));
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', worker, key, String(rounds)],
+    ['--expose-gc', ...nodeOptions, '--import', 'tsx', worker, key, String(rounds)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

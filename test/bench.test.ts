@@ -72,18 +72,38 @@ test('every scenario of the catalogue can be built', (t) => {
   }
 });
 
-test('npm run bench runs a scenario in its own process and prints its row of the table', async (t) => {
+/** Runs `npm run bench` with `args`; a missed target (exit code 1) is not a failure here. */
+async function bench(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   const run = fileURLToPath(new URL('../bench/run.ts', import.meta.url));
-  const args = ['--import', 'tsx', run, '--rounds', '1', '--only', 'S4 chain 1,000'];
-  // Exit code 1 only means a missed target, which a test must not depend on: read stdout either way.
-  const stdout = await promisify(execFile)(process.execPath, args).then(
-    (result) => result.stdout,
-    (error: unknown) => (error as { stdout: string }).stdout,
+  return promisify(execFile)(process.execPath, ['--import', 'tsx', run, ...args]).then(
+    ({ stdout, stderr }) => ({ stdout, stderr, code: 0 }),
+    (error: unknown) => error as { stdout: string; stderr: string; code: number },
   );
+}
+
+const chainOnce = ['--rounds', '1', '--only', 'S4 chain 1,000'];
+
+test('npm run bench runs a scenario in its own process and prints its row of the table', async (t) => {
+  const { stdout } = await bench(chainOnce);
   const rows = stdout.split('\n').filter((line) => line.startsWith('| S'));
   t.is(rows.length, 1);
   t.regex(
     rows[0]!,
     /^\| S4 chain of 1,000 pools, start \+ stop \| ms \| [\d.]+ \| [\d.]+ \| [\d.]+× \| ≤ 1\.5× \| [✓✗] \|$/,
   );
+});
+
+test('npm run bench --node-option starts every worker with that option and names it above the table', async (t) => {
+  const { stdout } = await bench([...chainOnce, '--node-option=--max-semi-space-size=64']);
+  t.regex(
+    stdout.split('\n')[0]!,
+    /^Node v[\d.]+ --max-semi-space-size=64, .+, 1 rounds, medians\.$/,
+  );
+  t.is(stdout.split('\n').filter((line) => line.startsWith('| S4 chain of 1,000')).length, 1);
+
+  // An option Node rejects fails the worker: proof that it reached the worker's command line.
+  const rejected = await bench([...chainOnce, '--node-option=--no-such-option']);
+  t.not(rejected.code, 0);
+  t.regex(rejected.stderr, /--no-such-option/);
+  t.regex(rejected.stderr, /S4 chain 1,000: the worker exited with \d+/);
 });
