@@ -1,4 +1,4 @@
-import { describe } from './validate.js';
+import { describe } from './internal/validate.js';
 
 /** The stable codes of the errors overseer throws or rejects with; they are part of the API. */
 export type ErrorCode =

@@ -1,6 +1,6 @@
 import type { Lifecycle } from './lifecycle.js';
 import type { Service } from './service.js';
-import { assertFunction, assertName } from './validate.js';
+import { assertFunction, assertName } from './internal/validate.js';
 
 /**
  * A {@link Service} from a plain function: `run` receives the lifecycle and does what

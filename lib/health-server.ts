@@ -11,7 +11,7 @@ import {
   assertObject,
   describe,
   invalid,
-} from './validate.js';
+} from './internal/validate.js';
 
 /** Options of the {@link HealthServer} constructor. */
 export interface HealthServerOptions {

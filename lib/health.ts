@@ -1,10 +1,10 @@
 import { systemClock, type Clock } from './clock.js';
 import { toError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
-import { childLifecycles } from './tree.js';
+import { childLifecycles } from './internal/tree.js';
 import type { Service } from './service.js';
 import { nodeOf, type Snapshot } from './snapshot.js';
-import { assertClock, assertDuration, assertObject, invalid } from './validate.js';
+import { assertClock, assertDuration, assertObject, invalid } from './internal/validate.js';
 
 /** Options of {@link health}. */
 export interface HealthOptions {

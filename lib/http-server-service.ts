@@ -1,10 +1,10 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { defer } from './deferred.js';
+import { defer } from './internal/deferred.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Service } from './service.js';
-import { assertName, assertObject, invalid } from './validate.js';
+import { assertName, assertObject, invalid } from './internal/validate.js';
 
 /** A `node:http` or `node:https` server: what {@link HttpServerService} runs. */
 export type NodeHttpServer = HttpServer | HttpsServer;

@@ -1,6 +1,6 @@
 export { Lifecycle } from './lifecycle.js';
 export type { LifecycleOptions, StopOptions } from './lifecycle.js';
-export type { WaitOptions } from './waits.js';
+export type { WaitOptions } from './internal/waits.js';
 export { formatTree } from './snapshot.js';
 export { health } from './health.js';
 export type { CheckResult, HealthNode, HealthOptions, HealthReport } from './health.js';
@@ -15,15 +15,15 @@ export type {
   IntervalTask,
 } from './interval-service.js';
 export type { FormatTreeOptions, Snapshot } from './snapshot.js';
-export type { HookEvent, LifecycleEvents } from './hooks.js';
+export type { HookEvent, LifecycleEvents } from './internal/hook-dispatch.js';
 export { Pool } from './pool.js';
 export type { AddOptions, PoolOptions } from './pool.js';
 export { Sequence } from './sequence.js';
 export type { SequenceAddOptions, SequenceOptions } from './sequence.js';
-export type { Dependency } from './dependencies.js';
+export type { Dependency } from './internal/dependencies.js';
 export { Restarter } from './restarter.js';
 export type { RestarterEvents, RestarterOptions, RestartMode, RestartPolicy } from './restarter.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from './internal/backoff.js';
 export { serviceFromFunction } from './function-service.js';
 export type { Service } from './service.js';
 export { transitions } from './state.js';

@@ -11,7 +11,7 @@ import {
   assertObject,
   invalid,
   maxTimeout,
-} from './validate.js';
+} from './internal/validate.js';
 
 /**
  * The work an {@link IntervalService} repeats. It receives the lifecycle's `signal`, which aborts

@@ -1,13 +1,18 @@
 import { systemClock, type Clock } from './clock.js';
 import { AlreadyRunningError, toError } from './errors.js';
-import { assertEvent, Hooks, type HookEvent, type LifecycleEvents } from './hooks.js';
-import { keepShape } from './keep-shape.js';
+import {
+  assertEvent,
+  Hooks,
+  type HookEvent,
+  type LifecycleEvents,
+} from './internal/hook-dispatch.js';
+import { keepShape } from './internal/keep-shape.js';
 import { silentLogger, type Logger } from './logger.js';
-import { enqueue, runNow, type Step } from './propagation.js';
-import { stopRequestedReason } from './abort-reasons.js';
-import { Run } from './run.js';
+import { enqueue, runNow, type Step } from './internal/scheduler.js';
+import { stopRequestedReason } from './internal/reasons.js';
+import { Run } from './internal/run.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
-import type { StopObserver, Supervisor } from './supervisor.js';
+import type { StopObserver, Supervisor } from './internal/protocol.js';
 import { assertService, type Service } from './service.js';
 import { canTransition, type State } from './state.js';
 import {
@@ -17,7 +22,7 @@ import {
   noWaitOptions,
   waitWithin,
   type WaitOptions,
-} from './waits.js';
+} from './internal/waits.js';
 import {
   assertAbortSignal,
   assertClock,
@@ -25,7 +30,7 @@ import {
   assertFunction,
   assertLogger,
   assertObject,
-} from './validate.js';
+} from './internal/validate.js';
 
 /** Options of {@link Lifecycle.stop}. */
 export interface StopOptions {

@@ -1,5 +1,6 @@
 import winston from 'winston';
-import { assertObject, describe, invalid } from './validate.js';
+import { silent } from './internal/log.js';
+import { assertObject, describe, invalid } from './internal/validate.js';
 
 /**
  * What overseer logs through. A winston logger satisfies it as is; so do `console`-like objects
@@ -17,27 +18,8 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 const levels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
-function ignore(): void {
-  // A library does not write to a program's console unless asked.
-}
-
-/** The default logger: it drops everything. */
-export const silentLogger: Logger = Object.freeze({
-  error: ignore,
-  warn: ignore,
-  info: ignore,
-  debug: ignore,
-});
-
-/**
- * Whether a message at `level` would be written, so hot paths can skip building metadata.
- * Asks winston's `isLevelEnabled` when the logger has one.
- */
-export function isLevelEnabled(logger: Logger, level: LogLevel): boolean {
-  if (logger === silentLogger) return false;
-  const check = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
-  return typeof check === 'function' ? check.call(logger, level) : true;
-}
+/** The default logger: it drops everything. A library does not write to a program's console unless asked. */
+export const silentLogger: Logger = silent;
 
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {

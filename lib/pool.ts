@@ -1,10 +1,10 @@
-import { DependencyTable, type Dependency, type StartOrder } from './dependencies.js';
-import { Group, type GroupOptions } from './group.js';
-import { keepShape } from './keep-shape.js';
+import { DependencyTable, type Dependency, type StartOrder } from './internal/dependencies.js';
+import { Group, type GroupOptions } from './internal/group.js';
+import { keepShape } from './internal/keep-shape.js';
 import { Lifecycle } from './lifecycle.js';
 import { Restarter, type RestartPolicy } from './restarter.js';
 import { assertService, isService, type Service } from './service.js';
-import { assertObject, invalid } from './validate.js';
+import { assertObject, invalid } from './internal/validate.js';
 
 /** Options of the {@link Pool} constructor. */
 export type PoolOptions = GroupOptions;

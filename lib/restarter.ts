@@ -4,17 +4,18 @@ import {
   RestartBudget,
   type BackoffOptions,
   type BackoffSettings,
-} from './backoff.js';
+} from './internal/backoff.js';
 import { systemClock, type Clock } from './clock.js';
-import { defer } from './deferred.js';
+import { defer } from './internal/deferred.js';
 import { AlreadyRunningError, RestartLimitError } from './errors.js';
 import { internals, Lifecycle } from './lifecycle.js';
-import { isLevelEnabled, silentLogger, type Logger } from './logger.js';
-import { enqueue, runNow, type Step } from './propagation.js';
+import { silentLogger, type Logger } from './logger.js';
+import { logs } from './internal/log.js';
+import { enqueue, runNow, type Step } from './internal/scheduler.js';
 import { assertService, type Service } from './service.js';
 import type { State } from './state.js';
-import { logStragglers } from './stragglers.js';
-import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
+import { logStragglers } from './internal/stragglers.js';
+import { childChangedStep, type StopObserver, type Supervisor } from './internal/protocol.js';
 import {
   assertClock,
   assertFunction,
@@ -23,7 +24,7 @@ import {
   assertObject,
   invalid,
   withoutUndefined,
-} from './validate.js';
+} from './internal/validate.js';
 
 /** When a {@link Restarter} restarts its child: only after a crash, or whenever it ends on its own. */
 export type RestartMode = 'on-crash' | 'always';
@@ -314,7 +315,7 @@ class RestarterRun implements Supervisor, StopObserver {
 
   #log(level: 'warn' | 'error', message: string, meta: Record<string, unknown>): void {
     const { logger, name } = this.#settings;
-    if (isLevelEnabled(logger, level)) {
+    if (logs(logger, level)) {
       logger[level](message, { service: this.#child.name, restarter: name, ...meta });
     }
   }

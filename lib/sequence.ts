@@ -1,9 +1,9 @@
-import { chainOrder, type StartOrder } from './dependencies.js';
-import { Group, type GroupOptions } from './group.js';
+import { chainOrder, type StartOrder } from './internal/dependencies.js';
+import { Group, type GroupOptions } from './internal/group.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Restarter, RestartPolicy } from './restarter.js';
 import { assertService, type Service } from './service.js';
-import { assertObject } from './validate.js';
+import { assertObject } from './internal/validate.js';
 
 /** Options of the {@link Sequence} constructor. */
 export type SequenceOptions = GroupOptions;

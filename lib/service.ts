@@ -1,5 +1,5 @@
 import type { Lifecycle } from './lifecycle.js';
-import { invalid } from './validate.js';
+import { invalid } from './internal/validate.js';
 
 /**
  * Something long-lived that overseer runs: an HTTP server, a queue consumer, a timer, a pool of

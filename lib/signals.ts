@@ -3,7 +3,7 @@ import { systemClock, type Clock } from './clock.js';
 import { Lifecycle } from './lifecycle.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { State } from './state.js';
-import { activeServices } from './tree.js';
+import { activeServices } from './internal/tree.js';
 import {
   assertClock,
   assertDuration,
@@ -12,7 +12,7 @@ import {
   assertObject,
   invalid,
   withoutUndefined,
-} from './validate.js';
+} from './internal/validate.js';
 
 /** The exit codes {@link handleSignals} uses: a clean stop, a crash, and a forced exit. */
 export const exitCodes = Object.freeze({ stopped: 0, crashed: 1, forced: 2 });

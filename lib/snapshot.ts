@@ -1,7 +1,7 @@
 import type { Lifecycle } from './lifecycle.js';
 import type { State } from './state.js';
-import { childLifecycles } from './tree.js';
-import { assertObject, invalid } from './validate.js';
+import { childLifecycles } from './internal/tree.js';
+import { assertObject, invalid } from './internal/validate.js';
 
 /** What a service tree looks like at one moment: `lifecycle.snapshot()`. */
 export interface Snapshot {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { backoffSettings, RestartBudget, type BackoffOptions } from '../lib/backoff.js';
+import { backoffSettings, RestartBudget, type BackoffOptions } from '../lib/internal/backoff.js';
 
 /** A budget with `options` (validated as the Restarter does) and a fixed or scripted `random`. */
 function budget(options: BackoffOptions, random: number | (() => number) = 0): RestartBudget {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { defer } from '../lib/deferred.js';
+import { defer } from '../lib/internal/deferred.js';
 import { Lifecycle, type HookEvent, type State } from '../lib/index.js';
 import { nextImmediate, runManually, stillPending } from './helpers/lifecycle.js';
 import { captureLogs, type LogEntry } from './helpers/logs.js';

@@ -7,7 +7,7 @@ import {
   type Logger,
   type LogLevel,
 } from '../lib/index.js';
-import { isLevelEnabled } from '../lib/logger.js';
+import { logs as isLevelEnabled } from '../lib/internal/log.js';
 import { captureLogs } from './helpers/logs.js';
 
 const allLevels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];

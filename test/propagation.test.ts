@@ -1,5 +1,5 @@
 import test from 'ava';
-import { enqueue, type Step } from '../lib/propagation.js';
+import { enqueue, type Step } from '../lib/internal/scheduler.js';
 
 /** A step that records its target's name when it runs, and never fails. */
 const record: Step<string[], string, undefined> = {

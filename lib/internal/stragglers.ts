@@ -1,5 +1,6 @@
-import { isLevelEnabled, type Logger } from './logger.js';
-import type { State } from './state.js';
+import type { Logger } from '../logger.js';
+import { logs } from './log.js';
+import type { State } from '../state.js';
 
 /** A child that had not ended when its supervisor's shutdown deadline passed. */
 export interface Straggler {
@@ -19,7 +20,7 @@ export function logStragglers(
   supervisor: Readonly<Record<string, string>>,
   stragglers: readonly Straggler[],
 ): void {
-  if (stragglers.length === 0 || !isLevelEnabled(logger, 'warn')) return;
+  if (stragglers.length === 0 || !logs(logger, 'warn')) return;
   const count = stragglers.length === 1 ? '1 service' : `${stragglers.length} services`;
   logger.warn(
     `shutdown deadline passed with ${count} still stopping: ${describeStragglers(stragglers)}`,

@@ -1,12 +1,12 @@
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { StartOrder } from './dependencies.js';
-import { AddWhileRunningError, AlreadyRunningError } from './errors.js';
+import { AddWhileRunningError, AlreadyRunningError } from '../errors.js';
 import { GroupRun, type GroupSettings } from './group-run.js';
-import { Lifecycle, LifecycleSettings } from './lifecycle.js';
+import { Lifecycle, LifecycleSettings } from '../lifecycle.js';
 import { keepShape } from './keep-shape.js';
-import { silentLogger, type Logger } from './logger.js';
-import { restartable, type RestartPolicy } from './restarter.js';
-import type { Service } from './service.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { restartable, type RestartPolicy } from '../restarter.js';
+import type { Service } from '../service.js';
 import {
   assertClock,
   assertDuration,

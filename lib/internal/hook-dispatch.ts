@@ -1,8 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Lifecycle } from './lifecycle.js';
-import type { Logger } from './logger.js';
-import type { Service } from './service.js';
-import type { State } from './state.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import type { Service } from '../service.js';
+import type { State } from '../state.js';
 import { invalid } from './validate.js';
 
 /** The events a lifecycle emits at its transitions; each has an `on…` hook method. */

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { defer } from './deferred.js';
 import type { StartOrder } from './dependencies.js';
 import { askedToStop, OrderProgress } from './order-progress.js';
@@ -7,14 +7,15 @@ import {
   ServiceCrashedError,
   ServicesCrashedError,
   StartFailedError,
-} from './errors.js';
-import { internals, type Lifecycle } from './lifecycle.js';
-import { isLevelEnabled, type Logger } from './logger.js';
-import { stopRequestedReason } from './abort-reasons.js';
+} from '../errors.js';
+import { internals, type Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import { logs } from './log.js';
+import { stopRequestedReason } from './reasons.js';
 import { logStragglers, type Straggler } from './stragglers.js';
-import { enqueue, runNow, type Step } from './propagation.js';
-import { childChangedStep, type StopObserver, type Supervisor } from './supervisor.js';
-import { isActive, type State } from './state.js';
+import { enqueue, runNow, type Step } from './scheduler.js';
+import { childChangedStep, type StopObserver, type Supervisor } from './protocol.js';
+import { isActive, type State } from '../state.js';
 
 /** What a run of a group (a pool, a sequence) needs to know about the group; one per group. */
 export interface GroupSettings {
@@ -196,7 +197,7 @@ export class GroupRun implements Supervisor, StopObserver {
 
   #logsInfo(): boolean {
     try {
-      return isLevelEnabled(this.#settings.logger, 'info');
+      return logs(this.#settings.logger, 'info');
     } catch {
       return true; // the logger is broken: let the log call itself fail, in the group's reaction
     }
@@ -274,7 +275,7 @@ export class GroupRun implements Supervisor, StopObserver {
   /** Names, at warn level, every child still running or stopping when the deadline passed. */
   #reportStragglers(): void {
     const { logger, clock, kind, name } = this.#settings;
-    if (!isLevelEnabled(logger, 'warn')) return;
+    if (!logs(logger, 'warn')) return;
     const now = clock.now();
     const stragglers: Straggler[] = [];
     this.#children.forEach((child, index) => {
@@ -297,7 +298,7 @@ export class GroupRun implements Supervisor, StopObserver {
   #log(child: Lifecycle, state: State): void {
     const { logger, kind, name } = this.#settings;
     if (state === 'crashed') {
-      if (isLevelEnabled(logger, 'error')) {
+      if (logs(logger, 'error')) {
         logger.error('service crashed', {
           service: child.name,
           [kind]: name,
@@ -305,7 +306,7 @@ export class GroupRun implements Supervisor, StopObserver {
           error: child.error,
         });
       }
-    } else if (isLevelEnabled(logger, 'info')) {
+    } else if (logs(logger, 'info')) {
       logger.info(`service ${state}`, { service: child.name, [kind]: name, state });
     }
   }

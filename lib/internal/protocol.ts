@@ -1,6 +1,6 @@
-import type { Lifecycle } from './lifecycle.js';
-import type { Step } from './propagation.js';
-import type { State } from './state.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Step } from './scheduler.js';
+import type { State } from '../state.js';
 
 /** How a composite service (a pool) hears from the children it runs. */
 export interface Supervisor {

@@ -1,5 +1,5 @@
 import type { StartOrder } from './dependencies.js';
-import type { Lifecycle } from './lifecycle.js';
+import type { Lifecycle } from '../lifecycle.js';
 
 // Per-child flags of a run with a start order.
 const started = 1;

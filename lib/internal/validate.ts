@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
 
 /** Describes a value for an error message: ``"`-1` (number)"``. */
 export function describe(value: unknown): string {
@@ -87,4 +87,24 @@ export function withoutUndefined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(options).filter(([, value]) => value !== undefined),
   ) as Partial<T>;
+}
+
+/**
+ * Throws a `TypeError` unless `options` is an object whose every own key is one of `known`: a
+ * misspelled option (`drainDelai`) is caught at the call instead of being silently ignored.
+ */
+export function assertOptions(
+  options: unknown,
+  argument: string,
+  known: readonly string[],
+): asserts options is object {
+  assertObject(options, argument);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const list = known.map((name) => `\`${name}\``).join(', ');
+      throw new TypeError(
+        `Unknown option \`${argument}.${key}\`; the known options are ${list || 'none'}`,
+      );
+    }
+  }
 }

@@ -1,5 +1,5 @@
-import { deadlinePassedReason } from './abort-reasons.js';
-import type { Clock } from './clock.js';
+import { deadlinePassedReason } from './reasons.js';
+import type { Clock } from '../clock.js';
 
 /**
  * The shutdown deadline a caller set on one run: the earliest timeout, and the signals passed to

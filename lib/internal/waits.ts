@@ -1,7 +1,7 @@
-import type { Clock } from './clock.js';
-import { NotRunningError, WaitAbortedError, WaitTimeoutError } from './errors.js';
-import type { Lifecycle } from './lifecycle.js';
-import type { State } from './state.js';
+import type { Clock } from '../clock.js';
+import { NotRunningError, WaitAbortedError, WaitTimeoutError } from '../errors.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { State } from '../state.js';
 import { assertAbortSignal, assertDuration, assertObject } from './validate.js';
 
 /** Options of {@link Lifecycle.whenRunning} and {@link Lifecycle.wait}. */

@@ -1,5 +1,5 @@
-import { Lifecycle } from './lifecycle.js';
-import type { Service } from './service.js';
+import { Lifecycle } from '../lifecycle.js';
+import type { Service } from '../service.js';
 
 /** What a child of a pool may depend on: another child's lifecycle, or its service. */
 export type Dependency = Lifecycle | Service;

@@ -1,6 +1,6 @@
-import type { Lifecycle } from './lifecycle.js';
-import type { Service } from './service.js';
-import { isActive } from './state.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Service } from '../service.js';
+import { isActive } from '../state.js';
 
 /** The child lifecycles of a composite service (a pool), or none. */
 export function childLifecycles(service: Service): readonly Lifecycle[] {

@@ -1,19 +1,19 @@
-import type { Clock } from './clock.js';
-import { deadlinePassedReason, stopRequestedReason } from './abort-reasons.js';
+import type { Clock } from '../clock.js';
+import { deadlinePassedReason, stopRequestedReason } from './reasons.js';
 import { Deadline } from './deadline.js';
 import { defer, type Deferred } from './deferred.js';
-import type { HookPromises } from './hooks.js';
+import type { HookPromises } from './hook-dispatch.js';
 import { keepShape } from './keep-shape.js';
-import type { Lifecycle } from './lifecycle.js';
-import { enqueue } from './propagation.js';
-import type { State } from './state.js';
+import type { Lifecycle } from '../lifecycle.js';
+import { enqueue } from './scheduler.js';
+import type { State } from '../state.js';
 import {
   childEndedStep,
   deadlineReachedStep,
   stopRequestedStep,
   type StopObserver,
   type Supervisor,
-} from './supervisor.js';
+} from './protocol.js';
 
 // What a signal's reason field holds until it aborts (an abort reason may be undefined).
 const notAborted = Symbol('not aborted');
