@@ -33,7 +33,7 @@ export function logs(logger: Logger, level: LogLevel): boolean {
   if (logger === silent) return false;
   try {
     const check = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
-    return typeof check === 'function' ? Boolean(check.call(logger, level)) : true;
+    return typeof check === 'function' ? check.call(logger, level) : true;
   } catch (error) {
     reportBroken(logger, error);
     return false;
