@@ -1,3 +1,4 @@
+import type { HookEvent } from './lifecycle-events.js';
 import { describe } from './internal/validate.js';
 
 /** The stable codes of the errors overseer throws or rejects with; they are part of the API. */
@@ -11,7 +12,8 @@ export type ErrorCode =
   | 'ERR_OVERSEER_RESTART_LIMIT'
   | 'ERR_OVERSEER_NOT_RUNNING'
   | 'ERR_OVERSEER_WAIT_TIMEOUT'
-  | 'ERR_OVERSEER_WAIT_ABORTED';
+  | 'ERR_OVERSEER_WAIT_ABORTED'
+  | 'ERR_OVERSEER_HOOK_TIMEOUT';
 
 /**
  * Base class of every error overseer creates for a failure (bad arguments are `TypeError`s).
@@ -198,6 +200,28 @@ export class WaitAbortedError extends OverseerError {
       cause: reason,
     });
     this.service = service;
+  }
+}
+
+/**
+ * A hook's promise had not settled when its `hookTimeout` passed, or when the run's shutdown
+ * deadline passed: the lifecycle stopped waiting for it, reported it as `'hookError'` with this
+ * error, and settled the run. The hook itself may still be running.
+ */
+export class HookTimeoutError extends OverseerError {
+  override readonly name = 'HookTimeoutError';
+  readonly code = 'ERR_OVERSEER_HOOK_TIMEOUT';
+  /** The name of the service whose hook was abandoned. */
+  readonly service: string;
+  /** The event the hook was added for (`'stopped'` for an `onStopped` hook). */
+  readonly event: HookEvent;
+
+  constructor(service: string, event: HookEvent, why: string) {
+    super(
+      `The "${event}" hook of service "${service}" did not settle ${why}; no longer waiting for it`,
+    );
+    this.service = service;
+    this.event = event;
   }
 }
 

@@ -15,7 +15,7 @@ export type {
   IntervalTask,
 } from './interval-service.js';
 export type { FormatTreeOptions, Snapshot } from './snapshot.js';
-export type { HookEvent, LifecycleEvents } from './internal/hook-dispatch.js';
+export type { HookEvent, LifecycleEvents } from './lifecycle-events.js';
 export { Pool } from './pool.js';
 export type { AddOptions, PoolOptions } from './pool.js';
 export { Sequence } from './sequence.js';
@@ -31,6 +31,7 @@ export type { State } from './state.js';
 export {
   AddWhileRunningError,
   AlreadyRunningError,
+  HookTimeoutError,
   NonErrorThrownError,
   NotRunningError,
   OverseerError,

@@ -1,11 +1,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { AlreadyRunningError, toError } from './errors.js';
-import {
-  assertEvent,
-  Hooks,
-  type HookEvent,
-  type LifecycleEvents,
-} from './internal/hook-dispatch.js';
+import { assertEvent, Hooks } from './internal/hook-dispatch.js';
+import type { HookEvent, LifecycleEvents } from './lifecycle-events.js';
 import { keepShape } from './internal/keep-shape.js';
 import { silentLogger, type Logger } from './logger.js';
 import { enqueue, runNow, type Step } from './internal/scheduler.js';
@@ -46,6 +42,12 @@ export interface LifecycleOptions {
   logger?: Logger;
   /** Timers for stop deadlines; inject a fake clock in tests. @default the real timers */
   clock?: Clock;
+  /**
+   * The longest a run waits for a promise one of its hooks returned, in ms (`Infinity`: no
+   * limit); a promise still pending then, or when the run's shutdown deadline passes, is
+   * abandoned with a `HookTimeoutError` (`'hookError'`) and the run settles. @default 10_000
+   */
+  hookTimeout?: number;
 }
 
 /** What the composite services in this package (pools) may do with lifecycles beyond the public API. */
@@ -363,6 +365,12 @@ export class Lifecycle<S extends Service = Service> {
   /** Like {@link Lifecycle.on}, but the listener is removed after its first call. */
   once<E extends keyof LifecycleEvents<S>>(event: E, listener: LifecycleEvents<S>[E]): this {
     return this.#listen(event, listener, true);
+  }
+
+  /** How many hooks and listeners `event` has. @throws {TypeError} for an unknown event. */
+  listenerCount(event: keyof LifecycleEvents): number {
+    assertEvent(event);
+    return this.#hooks?.count(event) ?? 0;
   }
 
   /** Removes a listener or hook (all of the event's, when `listener` is omitted). */

@@ -41,6 +41,8 @@ export interface RestarterOptions extends BackoffOptions {
   clock?: Clock;
   /** A number in [0, 1) for the jitter; inject one in tests. @default Math.random */
   random?: () => number;
+  /** The `hookTimeout` of the child's lifecycle (see `LifecycleOptions.hookTimeout`). @default 10_000 */
+  hookTimeout?: number;
 }
 
 /** How `pool.add(service, { restart })` restarts a child: a mode, or a Restarter's options. */

@@ -34,6 +34,8 @@ export interface GroupOptions {
    * @default 0
    */
   drainDelay?: number;
+  /** The `hookTimeout` of every child's lifecycle (see `LifecycleOptions.hookTimeout`). @default 10_000 */
+  hookTimeout?: number;
 }
 
 /**

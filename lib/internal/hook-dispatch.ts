@@ -2,23 +2,8 @@ import { EventEmitter } from 'eventemitter3';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { Service } from '../service.js';
-import type { State } from '../state.js';
+import type { HookEvent, LifecycleEvents } from '../lifecycle-events.js';
 import { invalid } from './validate.js';
-
-/** The events a lifecycle emits at its transitions; each has an `on…` hook method. */
-export type HookEvent = 'stateChange' | State;
-
-/** The listener signature of every lifecycle event. */
-export interface LifecycleEvents<S extends Service = Service> {
-  stateChange: (service: S, lifecycle: Lifecycle<S>, state: State) => unknown;
-  starting: (service: S, lifecycle: Lifecycle<S>) => unknown;
-  running: (service: S, lifecycle: Lifecycle<S>) => unknown;
-  stopping: (service: S, lifecycle: Lifecycle<S>, shutdownSignal: AbortSignal) => unknown;
-  stopped: (service: S, lifecycle: Lifecycle<S>) => unknown;
-  crashed: (service: S, lifecycle: Lifecycle<S>, error: Error) => unknown;
-  /** A hook threw or rejected: `error` is what it threw, `event` the event it was hooked to. */
-  hookError: (error: unknown, event: HookEvent) => unknown;
-}
 
 type Hook = (...args: unknown[]) => unknown;
 
@@ -94,6 +79,11 @@ export class Hooks {
   /** Whether `event` has listeners, so a caller can skip building its arguments. */
   listens(event: HookEvent): boolean {
     return this.#emitter.listenerCount(event) > 0;
+  }
+
+  /** How many listeners `event` has. */
+  count(event: keyof LifecycleEvents): number {
+    return this.#emitter.listenerCount(event);
   }
 
   add(event: keyof LifecycleEvents, listener: Hook, once: boolean): void {
