@@ -7,6 +7,7 @@ export const catalogue = {
   'S1 flat 100k': () => flat(100_000),
   'S2 memory 100k': () => memory(100_000),
   'S3 hooks 100k cycles': () => hooks(100_000),
+  'S3 no hooks 100k cycles': () => hooks(100_000, 0),
   'S4 tree 9x4': () => tree(9, 4),
   'S4 chain 1,000': () => nestedChain(1_000, true),
   'S4 chain 10,000': () => nestedChain(10_000, false),

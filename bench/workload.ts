@@ -1,7 +1,8 @@
 import type { Lifecycle, Service } from '../lib/index.js';
 
-/** Resolves when `signal` aborts: the one thing a trivial service waits for. */
+/** Resolves when `signal` aborts (at once if it has): the one thing a trivial service waits for. */
 export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     signal.addEventListener(
       'abort',

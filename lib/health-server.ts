@@ -8,7 +8,7 @@ import {
   assertClock,
   assertDuration,
   assertName,
-  assertObject,
+  assertOptions,
   describe,
   invalid,
 } from './internal/validate.js';
@@ -28,6 +28,16 @@ export interface HealthServerOptions {
   /** Timers for the check timeouts and the server's shutdown. @default the real timers */
   clock?: Clock;
 }
+
+// Every option, listed once; the compiler checks the list against HealthServerOptions.
+const optionNames = Object.keys({
+  name: true,
+  host: true,
+  port: true,
+  verbose: true,
+  timeout: true,
+  clock: true,
+} satisfies Record<keyof HealthServerOptions, true>);
 
 /**
  * A service answering Kubernetes probes about `root` and everything under it:
@@ -56,10 +66,10 @@ export class HealthServer implements Service {
   readonly #timeout: number;
   readonly #clock: Clock;
 
-  /** @throws {TypeError} when `root` is not a Lifecycle or an option is malformed. */
+  /** @throws {TypeError} when `root` is not a Lifecycle or an option is unknown or malformed. */
   constructor(root: Lifecycle, options: HealthServerOptions = {}) {
     if (!(root instanceof Lifecycle)) invalid('root', 'a Lifecycle', root);
-    assertObject(options, 'options');
+    assertOptions(options, 'options', optionNames);
     const {
       name = 'health',
       host = '127.0.0.1',

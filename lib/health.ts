@@ -1,10 +1,10 @@
 import { systemClock, type Clock } from './clock.js';
 import { toError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
-import { childLifecycles } from './internal/tree.js';
+import { childrenOf } from './internal/protocol.js';
 import type { Service } from './service.js';
 import { nodeOf, type Snapshot } from './snapshot.js';
-import { assertClock, assertDuration, assertObject, invalid } from './internal/validate.js';
+import { assertClock, assertDuration, assertOptions, invalid } from './internal/validate.js';
 
 /** Options of {@link health}. */
 export interface HealthOptions {
@@ -56,13 +56,21 @@ interface Pending {
 }
 
 const noOptions: HealthOptions = Object.freeze({});
+
+// Every option, listed once; the compiler checks the list against HealthOptions.
+const optionNames = Object.keys({
+  timeout: true,
+  clock: true,
+} satisfies Record<keyof HealthOptions, true>);
+
 const noCheck: Promise<undefined> = Promise.resolve(undefined);
 
 /**
  * The health of `lifecycle` and everything under it. Readiness follows from the tree (every
  * service `running`); a service may add its own `healthCheck()` (optional, on the service
  * object), run for every running service in parallel, each within `timeout` ms.
- * @throws {TypeError} when `lifecycle` is not a Lifecycle or an option is malformed.
+ * @throws {TypeError} at once (not as a rejection) when `lifecycle` is not a Lifecycle or an
+ * option is unknown or malformed.
  * @example
  * ```ts
  * const { live, ready, tree } = await health(root, { timeout: 500 });
@@ -74,7 +82,7 @@ export function health(
   options: HealthOptions = noOptions,
 ): Promise<HealthReport> {
   if (!(lifecycle instanceof Lifecycle)) invalid('lifecycle', 'a Lifecycle', lifecycle);
-  assertObject(options, 'options');
+  assertOptions(options, 'options', optionNames);
   const { timeout = 1_000, clock = systemClock } = options;
   assertDuration(timeout, 'options.timeout');
   assertClock(clock, 'options.clock');
@@ -97,7 +105,7 @@ function startChecks(root: Lifecycle, timeout: number, clock: Clock): Pending[] 
   const seen = new Set<Lifecycle>([root]);
   for (let index = 0; index < nodes.length; index++) {
     const parent = nodes[index] as Pending;
-    for (const child of childLifecycles(parent.lifecycle.service)) {
+    for (const child of childrenOf(parent.lifecycle.service)) {
       if (seen.has(child)) continue;
       seen.add(child);
       const node = pendingOf(child, timeout, clock);

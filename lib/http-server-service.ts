@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { defer } from './internal/deferred.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Service } from './service.js';
-import { assertName, assertObject, invalid } from './internal/validate.js';
+import { assertName, assertOptions, invalid } from './internal/validate.js';
 
 /** A `node:http` or `node:https` server: what {@link HttpServerService} runs. */
 export type NodeHttpServer = HttpServer | HttpsServer;
@@ -22,6 +22,13 @@ export interface HttpServerServiceOptions {
    */
   host?: string;
 }
+
+// Every option, listed once; the compiler checks the list against HttpServerServiceOptions.
+const optionNames = Object.keys({
+  name: true,
+  port: true,
+  host: true,
+} satisfies Record<keyof HttpServerServiceOptions, true>);
 
 /**
  * A `node:http` or `node:https` server as a service (Express's or Fastify's underlying server
@@ -51,12 +58,13 @@ export class HttpServerService<S extends NodeHttpServer = NodeHttpServer> implem
 
   /**
    * @param server a `node:http` or `node:https` server, listening or not.
-   * @throws {TypeError} when `server` is not an HTTP server, or `options.name`, `options.port`
-   * (an integer from 0 to 65535) or `options.host` (a non-empty string) is wrong.
+   * @throws {TypeError} when `server` is not an HTTP server, an option is unknown, or
+   * `options.name`, `options.port` (an integer from 0 to 65535) or `options.host` (a non-empty
+   * string) is wrong.
    */
   constructor(server: S, options: HttpServerServiceOptions = {}) {
     assertHttpServer(server, 'server');
-    assertObject(options, 'options');
+    assertOptions(options, 'options', optionNames);
     const { name = 'http', port = 0, host } = options;
     assertName(name, 'options.name');
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {

@@ -2,13 +2,14 @@ import { systemClock, type Clock } from './clock.js';
 import { AlreadyRunningError, toError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { silentLogger, type Logger } from './logger.js';
+import { log } from './internal/log.js';
 import type { Service } from './service.js';
 import {
   assertClock,
   assertFunction,
   assertLogger,
   assertName,
-  assertObject,
+  assertOptions,
   invalid,
   maxTimeout,
 } from './internal/validate.js';
@@ -53,6 +54,14 @@ type Outcome =
 const done: Outcome = Object.freeze({ kind: 'done' });
 const abandoned: Outcome = Object.freeze({ kind: 'abandoned' });
 const errorModes: readonly IntervalErrorMode[] = ['crash', 'log'];
+// Every option, listed once; the compiler checks the list against IntervalServiceOptions.
+const optionNames = Object.keys({
+  interval: true,
+  runOnStart: true,
+  onError: true,
+  logger: true,
+  clock: true,
+} satisfies Record<keyof IntervalServiceOptions, true>);
 
 /**
  * A service that runs `task` every `interval` ms, never two runs at once: the next wait begins
@@ -88,12 +97,12 @@ export class IntervalService implements Service {
   /**
    * A service repeating `task`; run it with a {@link Lifecycle} or add it to a pool.
    * @throws {TypeError} when `name` is not a non-empty string, `task` is not a function, or an
-   * option is missing or malformed (the message names it: `options.interval`, …).
+   * option is missing, unknown or malformed (the message names it: `options.interval`, …).
    */
   constructor(name: string, task: IntervalTask, options: IntervalServiceOptions) {
     assertName(name, 'name');
     assertFunction(task, 'task');
-    assertObject(options, 'options');
+    assertOptions(options, 'options', optionNames);
     const { interval, runOnStart = false, onError = 'crash' } = options;
     const { logger = silentLogger, clock = systemClock } = options;
     if (typeof interval !== 'number' || !(interval >= 1 && interval <= maxTimeout)) {
@@ -163,7 +172,7 @@ export class IntervalService implements Service {
   #failed(error: unknown): void {
     // Rethrown as is: the lifecycle wraps a value that is not an Error (NonErrorThrownError).
     if (this.#onError === 'crash') throw error;
-    this.#logger.error('interval task failed', {
+    log(this.#logger, 'error', 'interval task failed', {
       service: this.name,
       error: toError(this.name, error),
     });

@@ -1,6 +1,6 @@
 import winston from 'winston';
 import { silent } from './internal/log.js';
-import { assertObject, describe, invalid } from './internal/validate.js';
+import { assertOptions, describe, invalid } from './internal/validate.js';
 
 /**
  * What overseer logs through. A winston logger satisfies it as is; so do `console`-like objects
@@ -34,11 +34,19 @@ export interface CreateLoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
+// Every option, listed once; the compiler checks the list against CreateLoggerOptions.
+const optionNames = Object.keys({
+  level: true,
+  format: true,
+  stream: true,
+} satisfies Record<keyof CreateLoggerOptions, true>);
+
 /**
  * A ready winston logger for programs that want overseer's logs (overseer itself never writes
  * anywhere unless given a logger).
  *
- * @throws {TypeError} when `level` or `format` is not one of the listed values.
+ * @throws {TypeError} when an option is unknown, or `level`, `format` or `stream` is not one of
+ * the listed values.
  * @example
  * ```ts
  * const logger = createLogger({ level: 'debug', format: 'pretty' });
@@ -46,7 +54,7 @@ export interface CreateLoggerOptions {
  * ```
  */
 export function createLogger(options: CreateLoggerOptions = {}): winston.Logger {
-  assertObject(options, 'options');
+  assertOptions(options, 'options', optionNames);
   const { level = 'info', stream = process.stdout } = options;
   if (!levels.includes(level)) invalid('options.level', `one of ${levels.join(', ')}`, level);
   if (typeof (stream as Partial<NodeJS.WritableStream> | null)?.write !== 'function') {

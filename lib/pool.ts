@@ -1,10 +1,10 @@
 import { DependencyTable, type Dependency, type StartOrder } from './internal/dependencies.js';
 import { Group, type GroupOptions } from './internal/group.js';
-import { keepShape } from './internal/keep-shape.js';
 import { Lifecycle } from './lifecycle.js';
 import { Restarter, type RestartPolicy } from './restarter.js';
 import { assertService, isService, type Service } from './service.js';
-import { assertObject, invalid } from './internal/validate.js';
+import { childLifecycles, type CompositeService } from './internal/protocol.js';
+import { assertOptions, invalid } from './internal/validate.js';
 
 /** Options of the {@link Pool} constructor. */
 export type PoolOptions = GroupOptions;
@@ -43,7 +43,7 @@ const noAddOptions: AddOptions = Object.freeze({});
  * await lifecycle.run();
  * ```
  */
-export class Pool implements Service {
+export class Pool implements Service, CompositeService {
   /** The pool's name. */
   readonly name: string;
   readonly #group: Group;
@@ -66,6 +66,11 @@ export class Pool implements Service {
     return this.#group.lifecycles;
   }
 
+  /** @internal */
+  get [childLifecycles](): readonly Lifecycle[] {
+    return this.#group.lifecycles;
+  }
+
   /**
    * Adds a child; it starts with the pool's next run.
    * @returns the child's lifecycle, for hooks (with `restart`, the lifecycle of the
@@ -81,7 +86,7 @@ export class Pool implements Service {
   ): Lifecycle<Restarter<S>>;
   add(service: Service, options: AddOptions = noAddOptions): Lifecycle {
     assertService(service, 'service');
-    if (options !== noAddOptions) assertObject(options, 'options');
+    if (options !== noAddOptions) assertOptions(options, 'options', ['dependsOn', 'restart']);
     const { dependsOn, restart } = options;
     if (dependsOn !== undefined) assertDependencies(dependsOn);
     const lifecycle = this.#group.prepare(service, restart);
@@ -142,6 +147,3 @@ function assertDependencies(dependsOn: unknown): asserts dependsOn is readonly D
     }
   });
 }
-
-// See keep-shape.ts.
-keepShape(new Pool({ name: 'idle' }));

@@ -1,30 +1,22 @@
 import { EventEmitter } from 'eventemitter3';
-import {
-  backoffSettings,
-  RestartBudget,
-  type BackoffOptions,
-  type BackoffSettings,
-} from './internal/backoff.js';
-import { systemClock, type Clock } from './clock.js';
-import { defer } from './internal/deferred.js';
-import { AlreadyRunningError, RestartLimitError } from './errors.js';
-import { internals, Lifecycle } from './lifecycle.js';
-import { silentLogger, type Logger } from './logger.js';
-import { logs } from './internal/log.js';
-import { enqueue, runNow, type Step } from './internal/scheduler.js';
+import type { Clock } from './clock.js';
+import { AlreadyRunningError } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
 import { assertService, type Service } from './service.js';
-import type { State } from './state.js';
-import { logStragglers } from './internal/stragglers.js';
-import { childChangedStep, type StopObserver, type Supervisor } from './internal/protocol.js';
+import { backoffSettings, type BackoffOptions } from './internal/backoff.js';
+import { settingsOf, type LifecycleSettings } from './internal/lifecycle-settings.js';
+import { childLifecycles, type CompositeService } from './internal/protocol.js';
+import { RestarterRun, type RestarterSettings } from './internal/restarter-run.js';
 import {
-  assertClock,
   assertFunction,
-  assertLogger,
   assertName,
-  assertObject,
+  assertOptions,
   invalid,
   withoutUndefined,
 } from './internal/validate.js';
+
+export type { BackoffOptions } from './internal/backoff.js';
 
 /** When a {@link Restarter} restarts its child: only after a crash, or whenever it ends on its own. */
 export type RestartMode = 'on-crash' | 'always';
@@ -58,15 +50,6 @@ export interface RestarterEvents {
   restart: (attempt: number, error: Error | undefined, delay: number) => void;
 }
 
-interface RestarterSettings {
-  readonly name: string;
-  readonly mode: RestartMode;
-  readonly backoff: BackoffSettings;
-  readonly logger: Logger;
-  readonly clock: Clock;
-  readonly random: () => number;
-}
-
 const modes: readonly RestartMode[] = ['on-crash', 'always'];
 
 /**
@@ -90,7 +73,7 @@ const modes: readonly RestartMode[] = ['on-crash', 'always'];
  */
 export class Restarter<S extends Service = Service>
   extends EventEmitter<RestarterEvents>
-  implements Service
+  implements Service, CompositeService
 {
   /** The restarter's name (the child's unless given). */
   readonly name: string;
@@ -103,6 +86,11 @@ export class Restarter<S extends Service = Service>
   readonly #settings: RestarterSettings;
   #run: RestarterRun | undefined;
 
+  /** @internal */
+  get [childLifecycles](): readonly Lifecycle[] {
+    return this.lifecycles;
+  }
+
   /**
    * A restarter of `service`; run it with a {@link Lifecycle} or add it to a pool.
    * @throws {TypeError} when `service` is not a {@link Service} or an option is malformed.
@@ -110,11 +98,11 @@ export class Restarter<S extends Service = Service>
   constructor(service: S, options: RestarterOptions = {}) {
     super();
     assertService(service, 'service');
-    this.#settings = restarterSettings(service, options, 'options');
-    this.name = this.#settings.name;
+    const [settings, childSettings] = restarterSettings(service, options, 'options');
+    this.#settings = settings;
+    this.name = settings.name;
     this.service = service;
-    const { logger, clock } = this.#settings;
-    this.lifecycle = new Lifecycle(service, { logger, clock });
+    this.lifecycle = new Lifecycle(service, childSettings);
     this.lifecycles = Object.freeze([this.lifecycle as Lifecycle]);
   }
 
@@ -125,7 +113,7 @@ export class Restarter<S extends Service = Service>
   runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
     if (!(lifecycle instanceof Lifecycle)) invalid('lifecycle', 'a Lifecycle', lifecycle);
     if (this.#run) return Promise.reject(new AlreadyRunningError(this.name));
-    const run = new RestarterRun(this, this.#settings, lifecycle, this.lifecycle as Lifecycle);
+    const run = new RestarterRun(this, this.#settings, lifecycle, this.lifecycle);
     this.#run = run;
     return run.start().finally(() => {
       this.#run = undefined;
@@ -141,193 +129,54 @@ export class Restarter<S extends Service = Service>
 export function restartable(
   service: Service,
   policy: RestartPolicy,
-  defaults: { readonly logger?: Logger; readonly clock?: Clock },
+  defaults: LifecycleSettings,
 ): Restarter {
+  const { logger, clock, hookTimeout } = defaults;
   if (typeof policy === 'string') {
     if (!modes.includes(policy))
       invalid('options.restart', "'on-crash', 'always' or an object", policy);
-    return new Restarter(service, { ...defaults, restart: policy });
+    return new Restarter(service, { logger, clock, hookTimeout, restart: policy });
   }
-  assertObject(policy, 'options.restart');
   restarterSettings(service, policy, 'options.restart'); // name the option in any TypeError
-  return new Restarter(service, { ...defaults, ...withoutUndefined(policy) });
+  return new Restarter(service, { logger, clock, hookTimeout, ...withoutUndefined(policy) });
 }
 
+const known = [
+  'name',
+  'restart',
+  'logger',
+  'clock',
+  'random',
+  'hookTimeout',
+  'initialDelay',
+  'maxDelay',
+  'factor',
+  'jitter',
+  'maxRestarts',
+  'window',
+] as const;
+
+/** The restarter's own settings, and those of its child's lifecycle. */
 function restarterSettings(
   service: Service,
   options: RestarterOptions,
   prefix: string,
-): RestarterSettings {
-  assertObject(options, prefix);
-  const {
-    name = service.name,
-    restart = 'on-crash',
-    logger = silentLogger,
-    clock = systemClock,
-    random = Math.random,
-  } = options;
+): [RestarterSettings, LifecycleSettings] {
+  assertOptions(options, prefix, known);
+  const { name = service.name, restart = 'on-crash', random = Math.random } = options;
   assertName(name, `${prefix}.name`);
   if (!modes.includes(restart)) invalid(`${prefix}.restart`, "'on-crash' or 'always'", restart);
-  assertLogger(logger, `${prefix}.logger`);
-  assertClock(clock, `${prefix}.clock`);
   assertFunction(random, `${prefix}.random`);
+  const { logger, clock, hookTimeout } = options;
+  const child = settingsOf(withoutUndefined({ logger, clock, hookTimeout }), prefix);
   const backoff = backoffSettings(options, prefix);
-  return Object.freeze({ name, mode: restart, backoff, logger, clock, random });
+  const settings = {
+    name,
+    mode: restart,
+    backoff,
+    logger: child.logger,
+    clock: child.clock,
+    random,
+  };
+  return [Object.freeze(settings), child];
 }
-
-/** Where a run of a restarter is: its child runs, it waits to restart it, or it has ended. */
-type Phase = 'child' | 'waiting' | 'ended';
-
-/** One run of a restarter: the child's runs, the failures that count, and the delay timer. */
-class RestarterRun implements Supervisor, StopObserver {
-  readonly #restarter: Restarter;
-  readonly #settings: RestarterSettings;
-  readonly #lifecycle: Lifecycle;
-  readonly #child: Lifecycle;
-  readonly #budget: RestartBudget;
-  readonly #done = defer<undefined>();
-  // 'waiting' also covers the moment before the first start, which is a step away.
-  #phase: Phase = 'waiting';
-  #stopping = false;
-  // A double from the start, like every clock time a class keeps (see group-run.ts).
-  #stopRequestedAt = NaN;
-  #timer: unknown;
-  #attempts = 0;
-  #failure: Error | undefined;
-
-  constructor(
-    restarter: Restarter,
-    settings: RestarterSettings,
-    lifecycle: Lifecycle,
-    child: Lifecycle,
-  ) {
-    this.#restarter = restarter;
-    this.#settings = settings;
-    this.#lifecycle = lifecycle;
-    this.#child = child;
-    this.#budget = new RestartBudget(settings.backoff, settings.random);
-  }
-
-  start(): Promise<undefined> {
-    internals.observeStops(this.#lifecycle, this);
-    if (this.#lifecycle.shouldStop()) this.stopRequested(this.#lifecycle.signal.reason);
-    else enqueue(startChildStep, this, undefined, undefined);
-    return this.#done.promise;
-  }
-
-  /** Starts the child (again); from a step, so that nested composites do not grow the stack. */
-  startChild(): void {
-    this.#timer = undefined;
-    if (this.#phase !== 'waiting') return;
-    if (this.#stopping) {
-      this.#finish(this.#failure);
-      return;
-    }
-    if (!internals.startChild(this.#child, this, this.#lifecycle)) {
-      this.fail(new AlreadyRunningError(this.#child.name));
-      return;
-    }
-    this.#phase = 'child';
-  }
-
-  noticeChange(child: Lifecycle, state: State): void {
-    if (state === 'running') enqueue(childChangedStep, this, child, state);
-  }
-
-  childChanged(_child: Lifecycle, state: State): void {
-    // Ignored by the restarter's lifecycle after the first time: it stays running.
-    if (state === 'running') this.#lifecycle.running();
-  }
-
-  childEnded(_child: Lifecycle, error: Error | undefined): void {
-    this.#phase = 'waiting';
-    if (this.#stopping) this.#finish(this.#failure ?? error);
-    else if (error === undefined && this.#settings.mode === 'on-crash') this.#finish(undefined);
-    else this.#restartLater(error);
-  }
-
-  stopRequested(reason: unknown): void {
-    if (this.#stopping) return;
-    this.#stopping = true;
-    this.#stopRequestedAt = this.#settings.clock.now();
-    internals.reportStopping(this.#lifecycle);
-    if (this.#phase === 'child') internals.stopChild(this.#child, this, reason);
-    // Waiting: the stop cuts the delay short.
-    else this.#finish(this.#failure);
-  }
-
-  deadlineReached(reason: unknown): void {
-    if (this.#phase !== 'child') return;
-    const { logger, clock, name } = this.#settings;
-    const child = this.#child;
-    const stoppingMs = Math.round(clock.now() - this.#stopRequestedAt);
-    logStragglers(logger, { restarter: name }, [
-      { service: child.name, state: child.state, stoppingMs },
-    ]);
-    internals.expireChild(child, this, reason);
-  }
-
-  fail(error: Error): void {
-    this.#failure ??= error;
-    this.stopRequested(error);
-  }
-
-  #restartLater(error: Error | undefined): void {
-    const { clock, backoff } = this.#settings;
-    const delay = this.#budget.fail(clock.now());
-    if (delay === undefined) {
-      const failure = new RestartLimitError(
-        this.#child.name,
-        this.#budget.restarts,
-        backoff.window,
-        error,
-      );
-      this.#log('error', 'service failed too often, giving up', {
-        restarts: failure.restarts,
-        error,
-      });
-      this.#finish(failure);
-      return;
-    }
-    const attempt = ++this.#attempts;
-    this.#log('warn', 'service failed, restarting', { attempt, delay, error });
-    this.#emitRestart(attempt, error, delay);
-    this.#timer = clock.setTimeout(() => {
-      runNow(startChildStep, this, undefined, undefined);
-    }, delay);
-  }
-
-  /** Emits `'restart'`; a listener that throws is logged, and changes nothing. */
-  #emitRestart(attempt: number, error: Error | undefined, delay: number): void {
-    try {
-      this.#restarter.emit('restart', attempt, error, delay);
-    } catch (listenerError) {
-      this.#log('error', 'restart listener failed', { error: listenerError });
-    }
-  }
-
-  #finish(error: Error | undefined): void {
-    if (this.#phase === 'ended') return;
-    this.#phase = 'ended';
-    if (this.#timer !== undefined) this.#settings.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (error === undefined) this.#done.resolve(undefined);
-    else this.#done.reject(error);
-  }
-
-  #log(level: 'warn' | 'error', message: string, meta: Record<string, unknown>): void {
-    const { logger, name } = this.#settings;
-    if (logs(logger, level)) {
-      logger[level](message, { service: this.#child.name, restarter: name, ...meta });
-    }
-  }
-}
-
-const startChildStep: Step<RestarterRun, undefined, undefined> = {
-  run: (restarter) => {
-    restarter.startChild();
-  },
-  fail: (restarter, error) => {
-    restarter.fail(error);
-  },
-};

@@ -3,7 +3,8 @@ import { Group, type GroupOptions } from './internal/group.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Restarter, RestartPolicy } from './restarter.js';
 import { assertService, type Service } from './service.js';
-import { assertObject } from './internal/validate.js';
+import { childLifecycles, type CompositeService } from './internal/protocol.js';
+import { assertOptions } from './internal/validate.js';
 
 /** Options of the {@link Sequence} constructor. */
 export type SequenceOptions = GroupOptions;
@@ -36,7 +37,7 @@ const noAddOptions: SequenceAddOptions = Object.freeze({});
  * pool.add(startup);
  * ```
  */
-export class Sequence implements Service {
+export class Sequence implements Service, CompositeService {
   /** The sequence's name. */
   readonly name: string;
   readonly #group: Group;
@@ -53,6 +54,11 @@ export class Sequence implements Service {
 
   /** The children's lifecycles, in start order. */
   get lifecycles(): readonly Lifecycle[] {
+    return this.#group.lifecycles;
+  }
+
+  /** @internal */
+  get [childLifecycles](): readonly Lifecycle[] {
     return this.#group.lifecycles;
   }
 
@@ -73,7 +79,7 @@ export class Sequence implements Service {
   ): Lifecycle<Restarter<S>>;
   add(service: Service, options: SequenceAddOptions = noAddOptions): Lifecycle {
     assertService(service, 'service');
-    assertObject(options, 'options');
+    assertOptions(options, 'options', ['restart']);
     const lifecycle = this.#group.prepare(service, options.restart);
     this.#group.add(lifecycle);
     this.#order = undefined;

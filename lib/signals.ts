@@ -3,13 +3,14 @@ import { systemClock, type Clock } from './clock.js';
 import { Lifecycle } from './lifecycle.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { State } from './state.js';
+import { log } from './internal/log.js';
 import { activeServices } from './internal/tree.js';
 import {
   assertClock,
   assertDuration,
   assertFunction,
   assertLogger,
-  assertObject,
+  assertOptions,
   invalid,
   withoutUndefined,
 } from './internal/validate.js';
@@ -35,6 +36,16 @@ export interface HandleSignalsOptions {
 
 type Settings = Required<HandleSignalsOptions>;
 
+// Every option, listed once; the compiler checks the list against HandleSignalsOptions.
+const optionNames = Object.keys({
+  signals: true,
+  timeout: true,
+  grace: true,
+  exit: true,
+  logger: true,
+  clock: true,
+} satisfies Record<keyof HandleSignalsOptions, true>);
+
 /**
  * Stops `lifecycle` when the process receives SIGINT or SIGTERM, then exits: 0 after a clean
  * stop, 1 after a crash. A second signal, or the stop still unfinished `grace` ms after its
@@ -42,8 +53,8 @@ type Settings = Required<HandleSignalsOptions>;
  *
  * @returns a function that removes the signal listeners and cancels a pending forced exit; a
  * stop already under way goes on, but no longer ends the process.
- * @throws {TypeError} when an argument is of the wrong type or names an unknown or uncatchable
- * signal (SIGKILL, SIGSTOP).
+ * @throws {TypeError} when an argument is of the wrong type, an option is unknown (a misspelling),
+ * or `signals` names an unknown or uncatchable signal (SIGKILL, SIGSTOP).
  * @example
  * ```ts
  * const lifecycle = new Lifecycle(pool);
@@ -60,7 +71,7 @@ export function handleSignals(
 }
 
 function parseOptions(options: HandleSignalsOptions): Settings {
-  assertObject(options, 'options');
+  assertOptions(options, 'options', optionNames);
   const settings: Settings = {
     signals: ['SIGINT', 'SIGTERM'],
     timeout: 10_000,
@@ -120,7 +131,11 @@ class SignalHandler {
   #stop(signal: NodeJS.Signals): void {
     const { timeout, grace, logger, clock } = this.#settings;
     this.#phase = 'stopping';
-    logger.info('received signal, stopping', { service: this.#lifecycle.name, signal, timeout });
+    log(logger, 'info', 'received signal, stopping', {
+      service: this.#lifecycle.name,
+      signal,
+      timeout,
+    });
     if (timeout + grace !== Infinity) {
       this.#forceTimer = clock.setTimeout(() => {
         this.#forceTimer = undefined;
@@ -133,21 +148,21 @@ class SignalHandler {
         this.#finish(state);
       })
       .catch((error: unknown) => {
-        logger.error('exit failed', { service: this.#lifecycle.name, error });
+        log(logger, 'error', 'exit failed', { service: this.#lifecycle.name, error });
       });
   }
 
   #finish(state: State): void {
     if (this.#phase !== 'stopping') return;
     const code = state === 'crashed' ? exitCodes.crashed : exitCodes.stopped;
-    this.#settings.logger.info('exiting', { service: this.#lifecycle.name, state, code });
+    log(this.#settings.logger, 'info', 'exiting', { service: this.#lifecycle.name, state, code });
     this.#exit(code);
   }
 
   #force(reason: string): void {
     if (this.#phase !== 'stopping') return;
     const unstopped = activeServices(this.#lifecycle);
-    this.#settings.logger.error('forcing exit', { reason, unstopped });
+    log(this.#settings.logger, 'error', 'forcing exit', { reason, unstopped });
     this.#exit(exitCodes.forced);
   }
 

@@ -1,15 +1,15 @@
 import type { Lifecycle } from './lifecycle.js';
 import type { State } from './state.js';
-import { childLifecycles } from './internal/tree.js';
-import { assertObject, invalid } from './internal/validate.js';
+import { childrenOf } from './internal/protocol.js';
+import { assertObject, assertOptions, invalid } from './internal/validate.js';
 
 /** What a service tree looks like at one moment: `lifecycle.snapshot()`. */
 export interface Snapshot {
   /** The service's name. */
   readonly name: string;
   readonly state: State;
-  /** When it entered `state`: the clock's time (ms since the Unix epoch); `NaN` if it never ran. */
-  readonly since: number;
+  /** When it entered `state`: the clock's time (ms since the Unix epoch); `undefined` if it never ran. */
+  readonly since: number | undefined;
   /** How long its last run took to reach `running`, in ms; `undefined` if it has not. */
   readonly startupMs: number | undefined;
   /** Why it crashed; only present when `state` is `'crashed'`. */
@@ -21,7 +21,7 @@ export interface Snapshot {
 interface Node {
   name: string;
   state: State;
-  since: number;
+  since: number | undefined;
   startupMs: number | undefined;
   error?: Error;
   children: Snapshot[];
@@ -44,7 +44,7 @@ export function snapshotOf(root: Lifecycle): Snapshot {
     const node = nodeOf(lifecycle);
     if (parent) parent.children.push(node);
     else top = node;
-    const children = childLifecycles(lifecycle.service);
+    const children = childrenOf(lifecycle.service);
     for (let index = children.length - 1; index >= 0; index--) {
       stack.push([children[index] as Lifecycle, node]);
     }
@@ -66,6 +66,9 @@ export interface FormatTreeOptions {
   now?: number;
 }
 
+// Every option, listed once; the compiler checks the list against FormatTreeOptions.
+const optionNames = Object.keys({ now: true } satisfies Record<keyof FormatTreeOptions, true>);
+
 /**
  * Renders a snapshot as an indented text tree, one service per line with its state, how long it
  * has been in it and how long it took to start, for logs and terminals:
@@ -76,11 +79,12 @@ export interface FormatTreeOptions {
  * └── workers: crashed for 1.2 s: Error: queue unreachable
  *     └── jobs: crashed for 1.2 s: Error: queue unreachable
  * ```
- * @throws {TypeError} when `snapshot` is not an object or `options.now` is not a number.
+ * @throws {TypeError} when `snapshot` is not an object, an option is unknown, or `options.now` is
+ * not a number.
  */
 export function formatTree(snapshot: Snapshot, options: FormatTreeOptions = {}): string {
   assertObject(snapshot, 'snapshot');
-  assertObject(options, 'options');
+  assertOptions(options, 'options', optionNames);
   const { now = Date.now() } = options;
   if (!Number.isFinite(now)) invalid('options.now', 'a finite number', now);
   const lines: string[] = [];
@@ -105,7 +109,7 @@ export function formatTree(snapshot: Snapshot, options: FormatTreeOptions = {}):
 
 // 'http: running for 12.5 s (started in 3 ms)'
 function describeNode(node: Snapshot, now: number): string {
-  if (Number.isNaN(node.since)) return `${node.name}: ${node.state} (never run)`;
+  if (node.since === undefined) return `${node.name}: ${node.state} (never run)`;
   let text = `${node.name}: ${node.state} for ${formatDuration(now - node.since)}`;
   if (node.startupMs !== undefined) text += ` (started in ${formatDuration(node.startupMs)})`;
   if (node.error) text += `: ${node.error.name}: ${node.error.message}`;

@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { backoffSettings, RestartBudget, type BackoffOptions } from '../lib/internal/backoff.js';
 
 /** A budget with `options` (validated as the Restarter does) and a fixed or scripted `random`. */
@@ -223,6 +224,92 @@ test('jitter draws one random number per failure, and the delay stays within bou
     t.is(delay, Math.round(full * (1 - 0.4 * draws[index]!)));
   });
   t.true(got.every((delay) => delay !== undefined && delay <= 1000));
+});
+
+test('initialDelay 0 with factor 1e308 gives delays of 0, never NaN', (t) => {
+  // 1e308 ** 2 is Infinity, and 0 × Infinity is NaN.
+  const restarts = budget({ initialDelay: 0, maxDelay: 1000, factor: 1e308, maxRestarts: 6 });
+  t.deepEqual(delays(restarts, 6), [0, 0, 0, 0, 0, 0]);
+});
+
+test('a factor that overflows to Infinity gives maxDelay, not Infinity', (t) => {
+  const restarts = budget({ initialDelay: 1, maxDelay: 500, factor: 1e308, jitter: 0 });
+  t.deepEqual(delays(restarts, 4), [1, 500, 500, 500]);
+});
+
+test('a random() of 5 is clamped and the delay stays within maxDelay', (t) => {
+  // Unclamped, 1 − 0.5 × 5 is negative: a delay of −50 ms.
+  const restarts = budget({ jitter: 0.5, maxRestarts: 3 }, 5);
+  t.deepEqual(delays(restarts, 3), [50, 100, 200]);
+});
+
+test('a negative random() is clamped to 0 and never lengthens the delay past maxDelay', (t) => {
+  // Unclamped, 1 − 0.5 × (−3) is 2.5: the capped 1000 ms would become 2500 ms.
+  const restarts = budget({ maxDelay: 1000, jitter: 0.5, maxRestarts: 6 }, -3);
+  t.deepEqual(delays(restarts, 6), [100, 200, 400, 800, 1000, 1000]);
+});
+
+test('a random() of NaN or ±Infinity is clamped, and the restart goes ahead with a finite delay', (t) => {
+  t.deepEqual(delays(budget({ jitter: 0.5, maxRestarts: 2 }, NaN), 2), [100, 200]);
+  t.deepEqual(delays(budget({ jitter: 0.5, maxRestarts: 2 }, -Infinity), 2), [100, 200]);
+  t.deepEqual(delays(budget({ jitter: 0.5, maxRestarts: 2 }, Infinity), 2), [50, 100]);
+  t.deepEqual(delays(budget({ jitter: 0.5, maxRestarts: 2 }, 1), 2), [50, 100]);
+});
+
+test('a delay rounded up never exceeds a maxDelay that is not a whole number', (t) => {
+  const restarts = budget({ initialDelay: 10.5, maxDelay: 10.5, jitter: 0, maxRestarts: 2 });
+  t.deepEqual(delays(restarts, 2), [10.5, 10.5]);
+});
+
+/** Any options backoffSettings accepts, edge values weighted up. */
+const validOptions = fc
+  .record({
+    initialDelay: fc.oneof(
+      fc.constantFrom(0, -0, 1, 2_147_483_647),
+      fc.double({ min: 0, max: 2_147_483_647, noNaN: true }),
+    ),
+    maxDelay: fc.oneof(fc.constant(2_147_483_647), fc.double({ min: 0, max: 1, noNaN: true })),
+    factor: fc.oneof(
+      fc.constantFrom(1, 2, 1e308, Number.MAX_VALUE),
+      fc.double({ min: 1, max: Number.MAX_VALUE, noNaN: true }),
+    ),
+    jitter: fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true })),
+    maxRestarts: fc.oneof(fc.constant(Infinity), fc.nat({ max: 60 })),
+    window: fc.oneof(fc.constant(Infinity), fc.double({ min: 1, max: 1e6, noNaN: true })),
+  })
+  // maxDelay is drawn as a fraction of the way from initialDelay to the largest timeout.
+  .map((options) => ({
+    ...options,
+    maxDelay:
+      options.maxDelay === 2_147_483_647
+        ? 2_147_483_647
+        : options.initialDelay + (2_147_483_647 - options.initialDelay) * options.maxDelay,
+  }));
+
+test('for any valid options and any random() value, every delay over 50 failures is finite and within [0, maxDelay]', (t) => {
+  fc.assert(
+    fc.property(
+      validOptions,
+      fc.array(fc.double(), { minLength: 50, maxLength: 50 }),
+      fc.array(fc.nat({ max: 10_000 }), { minLength: 50, maxLength: 50 }),
+      (options, draws, gaps) => {
+        let draw = 0;
+        const random = () => draws[draw++] ?? 0;
+        const restarts = new RestartBudget(backoffSettings(options, 'options'), random);
+        let now = 0;
+        for (const gap of gaps) {
+          now += gap;
+          const delay = restarts.fail(now);
+          if (delay === undefined) continue;
+          if (!(Number.isFinite(delay) && delay >= 0 && delay <= options.maxDelay)) {
+            throw new Error(`delay ${delay} outside [0, ${options.maxDelay}]`);
+          }
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+  t.pass();
 });
 
 // --- the window and giving up ---

@@ -5,8 +5,17 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { catalogue } from '../bench/catalogue.js';
-import { flat, hooks, memory, nestedChain, tree, type Scenario } from '../bench/scenarios.js';
+import { catalogue, isScenarioKey, type ScenarioKey } from '../bench/catalogue.js';
+import {
+  flat,
+  hooks,
+  memory,
+  nestedChain,
+  tree,
+  type Metrics,
+  type Scenario,
+} from '../bench/scenarios.js';
+import { describe, rows, scaling, table, type SideMetrics } from '../bench/table.js';
 import { balancedTree, chain, countNodes } from '../bench/workload.js';
 
 async function runBothSides(
@@ -43,6 +52,12 @@ test('S3 cycles one service with ten state-change hooks, each called four times 
   assertMeasured(t, baseline, ['cycle']);
 });
 
+test('S3 also cycles one service with no hooks at all', async (t) => {
+  const { overseer, baseline } = await runBothSides(hooks(50, 0));
+  assertMeasured(t, overseer, ['cycle']);
+  assertMeasured(t, baseline, ['cycle']);
+});
+
 test('S4 starts and stops a balanced tree of pools and of hand-rolled groups', async (t) => {
   t.is(
     countNodes(balancedTree(9, 4)),
@@ -72,6 +87,121 @@ test('every scenario of the catalogue can be built', (t) => {
   }
 });
 
+test('the targets are those of the issue: ratios to the baseline, an absolute bound for the deep chain', (t) => {
+  t.deepEqual(
+    rows.map((row) => [row.label, describe(row.target, row.unit)]),
+    [
+      ['S1 start + stop, 1k services', ''],
+      ['S1 start + stop, 10k services', '≤ 1.5×'],
+      ['S1 start + stop, 100k services', '≤ 1.5×'],
+      ['S1 stop only, 1k services', ''],
+      ['S1 stop only, 10k services', ''],
+      ['S1 stop only, 100k services', '≤ 1.5×'],
+      ['S2 heap per idle running service, 100k', '≤ 1.5×'],
+      ['S3 run/stop cycle, 10 onStateChange hooks', '≤ 1.5×'],
+      ['S3 run/stop cycle, no hooks', ''],
+      ['S4 tree 9 levels, fan-out 4 (87,381 nodes)', '≤ 1.3×'],
+      ['S4 chain of 1,000 pools, start + stop', ''],
+      ['S4 chain of 10,000 pools, start + stop', 'starts and stops, ≤ 100 ms'],
+    ],
+  );
+  t.deepEqual(scaling.target, { ratio: 1.15 }, 'S5: relative to the baseline’s own scaling');
+  for (const key of [...rows.map((row) => row.key), scaling.small, scaling.large])
+    t.true(isScenarioKey(key), key);
+});
+
+/** Rounds of one scenario: overseer's and (when given) the baseline's values of one metric. */
+function measured(metric: string, overseer: number[], baseline: number[] = []): SideMetrics {
+  const rounds = (values: number[]): Metrics[] => values.map((value) => ({ [metric]: value }));
+  return { overseer: rounds(overseer), baseline: rounds(baseline) };
+}
+
+function rowOf(lines: readonly string[], label: string): string {
+  const found = lines.filter((line) => line.startsWith(`| ${label} |`));
+  if (found.length !== 1) throw new Error(`expected one row ${label}, got ${found.length}`);
+  return found[0]!;
+}
+
+test('a ratio target compares medians of the same run and is met up to its bound', (t) => {
+  const results = new Map<ScenarioKey, SideMetrics>([
+    ['S4 tree 9x4', measured('node', [12, 13, 50], [10, 10, 1])],
+    ['S2 memory 100k', measured('bytes', [1600], [1000])],
+  ]);
+  const { lines, missed } = table(results);
+  t.is(
+    rowOf(lines, 'S4 tree 9 levels, fan-out 4 (87,381 nodes)'),
+    '| S4 tree 9 levels, fan-out 4 (87,381 nodes) | µs/node | 13.0 | 10.0 | 1.30× | ≤ 1.3× | ✓ |',
+  );
+  t.is(
+    rowOf(lines, 'S2 heap per idle running service, 100k'),
+    '| S2 heap per idle running service, 100k | bytes/service | 1600 | 1000 | 1.60× | ≤ 1.5× | ✗ |',
+  );
+  t.deepEqual(missed, ['S2 heap per idle running service, 100k']);
+  t.is(lines.length, 2 + 2, 'a header and one row per measured metric');
+});
+
+test('a row without a target is printed and never missed', (t) => {
+  const { lines, missed } = table(
+    new Map<ScenarioKey, SideMetrics>([['S4 chain 1,000', measured('totalMs', [40], [10])]]),
+  );
+  t.is(
+    rowOf(lines, 'S4 chain of 1,000 pools, start + stop'),
+    '| S4 chain of 1,000 pools, start + stop | ms | 40.0 | 10.0 | 4.00× |  |  |',
+  );
+  t.deepEqual(missed, []);
+});
+
+test('the chain of 10,000 has no baseline and must start and stop within 100 ms', (t) => {
+  const label = 'S4 chain of 10,000 pools, start + stop';
+  const within = table(
+    new Map<ScenarioKey, SideMetrics>([['S4 chain 10,000', measured('totalMs', [90, 100, 400])]]),
+  );
+  t.is(
+    rowOf(within.lines, label),
+    `| ${label} | ms | 100 | — | — | starts and stops, ≤ 100 ms | ✓ |`,
+  );
+  t.deepEqual(within.missed, []);
+  const beyond = table(
+    new Map<ScenarioKey, SideMetrics>([['S4 chain 10,000', measured('totalMs', [101])]]),
+  );
+  t.is(
+    rowOf(beyond.lines, label),
+    `| ${label} | ms | 101 | — | — | starts and stops, ≤ 100 ms | ✗ |`,
+  );
+  t.deepEqual(beyond.missed, [label]);
+});
+
+test('S5 is met when overseer scales within 1.15× of the baseline’s own scaling in the same run', (t) => {
+  const label = 'S5 scaling: t(100k) / t(10k) of S1';
+  // S1's rows need all three of its metrics; only totalMs goes into S5.
+  const s1 = (overseer: number, baseline: number): SideMetrics => ({
+    overseer: [{ total: 1, stop: 1, totalMs: overseer }],
+    baseline: [{ total: 1, stop: 1, totalMs: baseline }],
+  });
+  const run = (overseer100k: number, baseline100k: number) =>
+    table(
+      new Map<ScenarioKey, SideMetrics>([
+        ['S1 flat 10k', s1(10, 10)],
+        ['S1 flat 100k', s1(overseer100k, baseline100k)],
+      ]),
+    );
+
+  // 13.2 is far above the old absolute 10.5, but the baseline itself scales at 12.
+  const relative = run(132, 120);
+  t.is(rowOf(relative.lines, label), `| ${label} | ratio | 13.20 | 12.00 | 1.10× | ≤ 1.15× | ✓ |`);
+  t.false(relative.missed.includes(label));
+
+  // 11.6 met the old 10.5 nowhere, and 1.16× the baseline's 10 misses the new target.
+  const worse = run(116, 100);
+  t.is(rowOf(worse.lines, label), `| ${label} | ratio | 11.60 | 10.00 | 1.16× | ≤ 1.15× | ✗ |`);
+  t.true(worse.missed.includes(label));
+
+  t.false(
+    table(new Map([['S1 flat 10k', s1(1, 1)]])).lines.some((line) => line.startsWith(`| ${label}`)),
+    'no S5 row without both sizes of S1',
+  );
+});
+
 /** Runs `npm run bench` with `args`; a missed target (exit code 1) is not a failure here. */
 async function bench(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   const run = fileURLToPath(new URL('../bench/run.ts', import.meta.url));
@@ -84,13 +214,14 @@ async function bench(args: string[]): Promise<{ stdout: string; stderr: string; 
 const chainOnce = ['--rounds', '1', '--only', 'S4 chain 1,000'];
 
 test('npm run bench runs a scenario in its own process and prints its row of the table', async (t) => {
-  const { stdout } = await bench(chainOnce);
-  const rows = stdout.split('\n').filter((line) => line.startsWith('| S'));
-  t.is(rows.length, 1);
+  const { stdout, code } = await bench(chainOnce);
+  const printed = stdout.split('\n').filter((line) => line.startsWith('| S'));
+  t.is(printed.length, 1);
   t.regex(
-    rows[0]!,
-    /^\| S4 chain of 1,000 pools, start \+ stop \| ms \| [\d.]+ \| [\d.]+ \| [\d.]+× \| ≤ 1\.5× \| [✓✗] \|$/,
+    printed[0]!,
+    /^\| S4 chain of 1,000 pools, start \+ stop \| ms \| [\d.]+ \| [\d.]+ \| [\d.]+× \| {2}\| {2}\|$/,
   );
+  t.is(code, 0, 'a row without a target cannot fail the run');
 });
 
 test('npm run bench --node-option starts every worker with that option and names it above the table', async (t) => {

@@ -28,6 +28,7 @@ test('await using stops a running service at the end of the block', async (t) =>
     disposed = lifecycle;
     states = recordStates(lifecycle);
     done = runToEnd(lifecycle);
+    await lifecycle.whenRunning();
     t.is(lifecycle.state, 'running');
     t.false(lifecycle.signal.aborted);
   }
@@ -158,6 +159,7 @@ test('a pool run through a disposed lifecycle stops all its children, nested one
     await using lifecycle = new Lifecycle(pool);
     disposed = lifecycle;
     done = runToEnd(lifecycle);
+    await lifecycle.whenRunning();
     t.is(lifecycle.state, 'running');
     t.deepEqual(
       children.map((child) => child.state),

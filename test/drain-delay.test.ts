@@ -9,7 +9,7 @@ import {
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
 import { captureLogs } from './helpers/logs.js';
-import { runToEnd } from './helpers/pool.js';
+import { flush, runToEnd } from './helpers/pool.js';
 import { reach, recordStates } from './helpers/record.js';
 import { journalOf, JournaledService } from './helpers/sequence.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
@@ -37,13 +37,14 @@ function anyAsked(...lifecycles: Lifecycle[]): boolean {
 
 // --- the delay ---
 
-test('with drainDelay 500, stop() reports stopping at once and stops the children 500 ms later', async (t) => {
+test('with drainDelay 500, the pool reports stopping as soon as it hears of stop() and stops the children 500 ms later', async (t) => {
   const { lifecycle, states, children, fake, pending } = delayedPool(500);
   const done = lifecycle.run();
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   await fake.tickAsync(1_000);
 
   const stopped = lifecycle.stop();
+  await flush();
   t.is(lifecycle.state, 'stopping');
   t.is(lifecycle.since, 1_000);
   t.is(children.a.state, 'running');
@@ -96,6 +97,7 @@ test('during the drain delay the snapshot shows the pool stopping and its childr
 test("after the drain delay the children's signal.reason is the pool's stop reason", async (t) => {
   const { lifecycle, children, fake } = delayedPool(500);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
   await fake.tickAsync(500);
   t.is(children.a.signal.reason, lifecycle.signal.reason);
@@ -115,6 +117,7 @@ test('a pool with a drain delay passes the reason its parent stopped it with on 
   root.add(quitter);
   const lifecycle = new Lifecycle(root, { clock });
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
 
   const innerStopping = reach(innerLifecycle, 'stopping');
   quitter.finish(); // root drains: it stops inner, which waits 500 ms
@@ -148,7 +151,9 @@ test('a shutdown deadline shorter than the drain delay stops the children at the
     logger,
   );
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 100 });
+  await flush();
   t.is(lifecycle.state, 'stopping');
   t.is(pending(), 2, 'the drain delay and the deadline');
 
@@ -184,10 +189,15 @@ test('a shutdown deadline shorter than the drain delay stops the children at the
   });
 });
 
-test('stop({ timeout: 0 }) skips the drain delay: the children are stopped before stop() returns', async (t) => {
-  const { lifecycle, children, pending } = delayedPool(500, { whenAsked: 'await-deadline' });
+test('stop({ timeout: 0 }) skips the drain delay: the children are stopped as soon as the pool hears of it, with no timer left', async (t) => {
+  const { lifecycle, children, fake, pending } = delayedPool(500, { whenAsked: 'await-deadline' });
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 0 });
+  // The pool hears of the stop and of the deadline in microtasks, not on the stack of stop().
+  t.false(anyAsked(children.a, children.b));
+  await flush();
+  t.is(fake.now, 0);
   t.true(children.a.signal.aborted);
   t.true(children.b.signal.aborted);
   t.true(children.a.shutdownSignal.aborted);
@@ -205,8 +215,10 @@ test("a parent's shutdown deadline cuts a child pool's drain delay short", async
   const innerLifecycle = root.add(inner);
   const lifecycle = new Lifecycle(root, { clock });
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
 
   const stopped = lifecycle.stop({ timeout: 300 });
+  await flush();
   t.is(innerLifecycle.state, 'stopping');
   await fake.tickAsync(299);
   t.false(anyAsked(x));
@@ -224,7 +236,9 @@ test("a parent's shutdown deadline cuts a child pool's drain delay short", async
 test('drainDelay Infinity keeps the children running until the shutdown deadline', async (t) => {
   const { lifecycle, states, children, fake, pending } = delayedPool(Infinity);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const first = lifecycle.stop();
+  await flush();
   t.is(lifecycle.state, 'stopping');
   t.is(pending(), 0, 'no timer for an infinite delay');
 
@@ -250,11 +264,15 @@ test('drainDelay Infinity keeps the children running until the shutdown deadline
 test("drainDelay Infinity ends when the stop's signal aborts", async (t) => {
   const { lifecycle, children, pending } = delayedPool(Infinity);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const controller = new AbortController();
   const stopped = lifecycle.stop({ signal: controller.signal });
+  await flush();
+  t.is(lifecycle.state, 'stopping');
   t.false(anyAsked(children.a, children.b));
   const reason = new Error('give up');
   controller.abort(reason);
+  await flush();
   t.true(children.a.signal.aborted);
   t.true(children.b.signal.aborted);
   t.is(children.a.shutdownSignal.reason, reason);
@@ -268,6 +286,7 @@ test("drainDelay Infinity ends when the stop's signal aborts", async (t) => {
 test('a child that crashes during the drain delay makes the pool drain at once and crash', async (t) => {
   const { lifecycle, states, a, b, children, fake, pending } = delayedPool(500);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
   await fake.tickAsync(200);
 
@@ -296,6 +315,7 @@ test('a child that crashes during the drain delay makes the pool drain at once a
 test('a child that stops on its own during the drain delay makes the pool drain at once and stop', async (t) => {
   const { lifecycle, states, b, children, fake, pending } = delayedPool(500);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
   await fake.tickAsync(200);
 
@@ -317,6 +337,7 @@ test('a child that stops on its own during the drain delay makes the pool drain 
 test('a second stop() without a deadline during the drain delay changes nothing', async (t) => {
   const { lifecycle, states, children, fake, pending } = delayedPool(500);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const first = lifecycle.stop();
   await fake.tickAsync(300);
 
@@ -351,12 +372,16 @@ test('a pool asked to stop before it starts its children skips the drain delay a
 
 // --- drainDelay 0 and validation ---
 
-test('drainDelay 0, the default, stops the children before stop() returns', async (t) => {
+test('drainDelay 0, the default, stops the children as soon as the pool hears of stop(), without a timer', async (t) => {
   for (const drainDelay of [0, undefined]) {
     const { lifecycle, states, children, pending } = delayedPool(drainDelay);
     const done = lifecycle.run();
+    await lifecycle.whenRunning();
     const stopped = lifecycle.stop();
-    t.is(lifecycle.state, 'stopping');
+    // The pool hears of the stop in a microtask, not on the stack of stop().
+    t.false(anyAsked(children.a, children.b));
+    await flush();
+    // The fake clock never moved, so no timer fired: the children were asked at once.
     t.true(children.a.signal.aborted);
     t.true(children.b.signal.aborted);
     t.is(children.a.signal.reason, lifecycle.signal.reason);
@@ -410,11 +435,12 @@ function delayedSequence(
 test('a sequence with a drain delay stops its children in reverse order once the delay has passed', async (t) => {
   const { lifecycle, states, journal, fake, pending } = delayedSequence(500);
   const done = lifecycle.run();
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   const started = [...journal];
   t.deepEqual(started, ['a run', 'a running', 'b run', 'b running', 'c run', 'c running']);
 
   const stopped = lifecycle.stop();
+  await flush();
   t.is(lifecycle.state, 'stopping');
   await fake.tickAsync(499);
   t.deepEqual(journal, started);
@@ -444,6 +470,7 @@ test('a deadline during a sequence drain delay still stops the children in rever
     c: { whenAsked: 'await-deadline' },
   });
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const started = journal.length;
   const stopped = lifecycle.stop({ timeout: 100 });
   await fake.tickAsync(99);
@@ -474,11 +501,14 @@ test('a sequence with a drain delay asked to stop while starting starts no furth
     a: { running: 'manually' },
   });
   const done = lifecycle.run();
+  await services.a.started();
   t.deepEqual(journal, ['a run']);
   const stopped = lifecycle.stop();
+  await flush();
   t.is(lifecycle.state, 'stopping');
 
   services.a.reportRunning(); // during the delay
+  await flush();
   t.is(services.b.runs.length, 0, 'b is not started after the stop request');
   t.is(services.c.runs.length, 0);
 
@@ -500,10 +530,13 @@ test('a pool with a drain delay asked to stop while starting starts no child sti
   pool.add(api, { dependsOn: [dbLifecycle] });
   const lifecycle = new Lifecycle(pool, { clock });
   const done = lifecycle.run();
+  await db.started();
   const stopped = lifecycle.stop();
+  await flush();
   t.is(lifecycle.state, 'stopping');
 
   db.reportRunning(); // during the delay
+  await flush();
   t.is(api.runs.length, 0, 'api is not started after the stop request');
 
   await fake.tickAsync(500);

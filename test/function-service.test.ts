@@ -37,6 +37,8 @@ test('a Lifecycle runs a function service through starting, running, stopping an
   const lifecycle = new Lifecycle(service);
   const states = recordStates(lifecycle);
   const done = lifecycle.run();
+  t.is(lifecycle.state, 'starting');
+  await lifecycle.whenRunning();
   t.is(lifecycle.state, 'running');
   const stopped = lifecycle.stop();
   t.is(await stopped, 'stopped');

@@ -576,3 +576,20 @@ test('new HealthServer() throws a TypeError naming a bad root or option', (t) =>
     t.throws(build, { instanceOf: TypeError, message });
   }
 });
+
+test('new HealthServer() rejects an unknown option with a TypeError naming it', (t) => {
+  const root = new Lifecycle(new Pool({ name: 'app' }));
+  const options = { port: 0, verbos: true } as HealthServerOptions;
+  const error = t.throws(() => new HealthServer(root, options), {
+    instanceOf: TypeError,
+    message:
+      'Unknown option `options.verbos`; the known options are `name`, `host`, `port`, `verbose`, `timeout`, `clock`',
+  });
+  t.true(error.message.includes('verbos`') && error.message.includes('`verbose`'));
+});
+
+test('new HealthServer() takes a known option set to undefined as its default', (t) => {
+  const root = new Lifecycle(new Pool({ name: 'app' }));
+  const options = { name: undefined, host: undefined, port: undefined, timeout: undefined };
+  t.is(new HealthServer(root, options).name, 'health');
+});

@@ -7,9 +7,12 @@ import {
   ServiceCrashedError,
   type Clock,
   type HealthNode,
+  type HealthOptions,
   type Service,
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
+import { nextImmediate } from './helpers/lifecycle.js';
+import { withoutFaults } from './helpers/property-run.js';
 import { runToEnd } from './helpers/pool.js';
 import { reach } from './helpers/record.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
@@ -70,6 +73,7 @@ test('a running tree is live and ready, and the report mirrors every service', a
   const done = runToEnd(root);
   await fake.tickAsync(25);
   web.reportRunning();
+  await root.whenRunning();
   t.is(root.state, 'running');
 
   const report = await health(root, { clock });
@@ -150,6 +154,7 @@ test('a starting child makes the tree not ready but it stays live', async (t) =>
   });
 
   web.reportRunning();
+  await root.whenRunning();
   const later = await health(root, { clock });
   t.true(later.live);
   t.true(later.ready);
@@ -167,6 +172,7 @@ test('a crashed child makes the tree not live while its pool drains and after th
   pool.add(worker);
   pool.add(web);
   const done = runToEnd(root);
+  await root.whenRunning();
   t.is(root.state, 'running');
 
   const stopping = reach(root, 'stopping');
@@ -239,7 +245,7 @@ test('a root that never ran is live but not ready, and no check is called', asyn
     tree: {
       name: 'app',
       state: 'stopped',
-      since: NaN,
+      since: undefined,
       startupMs: undefined,
       ready: false,
       healthy: true,
@@ -247,7 +253,7 @@ test('a root that never ran is live but not ready, and no check is called', asyn
         {
           name: 'db',
           state: 'stopped',
-          since: NaN,
+          since: undefined,
           startupMs: undefined,
           ready: false,
           healthy: true,
@@ -311,6 +317,7 @@ for (const { how, check } of failures) {
     pool.add(new ControlledService('web'));
     pool.add(inner);
     const done = runToEnd(root);
+    await root.whenRunning();
     t.is(root.state, 'running');
 
     const report = await health(root, { clock });
@@ -354,6 +361,7 @@ for (const { how, check } of failures) {
     const db = new CheckedService('db', check('connection refused'));
     pool.add(db);
     const done = runToEnd(root);
+    await root.whenRunning();
 
     const report = await health(root, { clock });
 
@@ -381,6 +389,7 @@ test('a check that hangs fails at exactly the timeout with an error naming the s
   const db = new CheckedService('db', hang);
   pool.add(db);
   const done = runToEnd(root);
+  await root.whenRunning();
 
   const report = health(root, { timeout: 500, clock });
   const progress = track(report);
@@ -409,6 +418,7 @@ test('the default check timeout is 1,000 ms', async (t) => {
   const { clock, fake, pool, root } = app();
   pool.add(new CheckedService('db', hang));
   const done = runToEnd(root);
+  await root.whenRunning();
 
   const report = health(root, { clock });
   const progress = track(report);
@@ -428,6 +438,7 @@ test('the timer of a check is cleared when the check settles in time, and its du
   const answer = deferred();
   pool.add(new CheckedService('db', () => answer.promise));
   const done = runToEnd(root);
+  await root.whenRunning();
 
   const report = health(root, { timeout: 500, clock });
   t.is(pending(), 1);
@@ -457,6 +468,7 @@ test('a check that fails after its timeout is ignored: the timeout stands and no
     ),
   );
   const done = runToEnd(root);
+  await root.whenRunning();
 
   const report = health(root, { timeout: 100, clock });
   await fake.tickAsync(100);
@@ -476,6 +488,7 @@ test('timeout: Infinity sets no timer and waits for the check', async (t) => {
   const answer = deferred();
   pool.add(new CheckedService('db', () => answer.promise));
   const done = runToEnd(root);
+  await root.whenRunning();
 
   const report = health(root, { timeout: Infinity, clock });
   t.is(pending(), 0);
@@ -496,6 +509,7 @@ test('checks run in parallel: two hanging checks both time out at the same tick'
   pool.add(db);
   pool.add(cache);
   const done = runToEnd(root);
+  await root.whenRunning();
 
   const report = health(root, { timeout: 300, clock });
   const progress = track(report);
@@ -528,7 +542,9 @@ test('the checks of services that do not run are not called', async (t) => {
   pool.add(starting);
   const stoppingLifecycle = pool.add(stopping);
   pool.add(running);
+  const started = Promise.all([starting.started(), stopping.started(), running.started()]);
   const done = runToEnd(root);
+  await started;
   stopping.reportStopping();
   t.is(stoppingLifecycle.state, 'stopping');
 
@@ -562,6 +578,7 @@ test('the report is not ready once a stop of the root was requested, even while 
   const service = new CheckedService('root', () => undefined, { whenAsked: 'ignore' });
   const root = new Lifecycle(service, { clock });
   const done = runToEnd(root);
+  await service.started();
   t.true((await health(root, { clock })).ready);
 
   const stopped = root.stop();
@@ -585,9 +602,13 @@ test('during a pool drain delay the report is live but not ready while the child
   const dbLifecycle = pool.add(db);
   const webLifecycle = pool.add(new ControlledService('web'));
   const done = runToEnd(root);
+  await root.whenRunning();
   t.true((await health(root, { clock })).ready);
 
+  // The pool reports stopping in a reaction, once stop() has returned.
+  const stopping = reach(root, 'stopping');
   const stopped = root.stop();
+  await stopping;
   const report = await health(root, { clock });
 
   t.true(report.live);
@@ -649,6 +670,30 @@ test('health() throws a TypeError naming the option for malformed options', asyn
     message:
       'Expected `options.clock` to be a clock with now, setTimeout and clearTimeout methods, got an object (Object)',
   });
+});
+
+test('health() throws a TypeError at once naming an unknown option, and runs no check', async (t) => {
+  const { clock, fake, pool, root } = app();
+  const db = new CheckedService('db', () => undefined);
+  pool.add(db);
+  const done = runToEnd(root);
+  await fake.tickAsync(0);
+  t.is(root.state, 'running');
+  await withoutFaults(t, async () => {
+    // Thrown by the call, like every other bad argument of health(): no promise is returned,
+    // so none can be left rejected and unhandled.
+    const error = t.throws(() => health(root, { clock, timout: 50 } as HealthOptions), {
+      instanceOf: TypeError,
+      message: 'Unknown option `options.timout`; the known options are `timeout`, `clock`',
+    });
+    t.true(error.message.includes('timout') && error.message.includes('`timeout`'));
+    await nextImmediate();
+  });
+  t.is(db.calls, 0);
+  t.like(await health(root, { clock, timeout: undefined }), { live: true, ready: true });
+  t.is(db.calls, 1);
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
 });
 
 // --- depth ---

@@ -18,7 +18,11 @@ import {
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Lifecycle } from '../lib/index.js';
-import { HttpServerService, type NodeHttpServer } from '../lib/http-server-service.js';
+import {
+  HttpServerService,
+  type HttpServerServiceOptions,
+  type NodeHttpServer,
+} from '../lib/http-server-service.js';
 import { fakeClock } from './helpers/clock.js';
 import { reach, recordStates } from './helpers/record.js';
 
@@ -532,7 +536,7 @@ test('the service runs again after it stopped, on a new listen', async (t) => {
   t.is(server.listenerCount('request'), 1);
 });
 
-test('a server that already listens is adopted: running at once, closed on stop', async (t) => {
+test('a server that already listens is adopted: running as soon as the service starts, closed on stop', async (t) => {
   t.timeout(10_000);
   const server = closedAtEnd(
     t,
@@ -543,6 +547,8 @@ test('a server that already listens is adopted: running at once, closed on stop'
   const { port } = server.address() as { port: number };
   const { service, lifecycle, states } = serve(server);
   const done = lifecycle.run();
+  // run() calls the service in the next microtask; it reports running there, with no I/O.
+  await Promise.resolve();
   t.deepEqual(states, ['starting', 'running']);
   t.is(service.port, port);
   t.is((await get(port, keepAliveAgent(t))).body, 'adopted');
@@ -668,4 +674,30 @@ test('bad arguments throw TypeErrors naming them', (t) => {
     ],
   ];
   for (const [create, message] of cases) t.throws(create, { instanceOf: TypeError, message });
+});
+
+test('the constructor rejects an unknown option with a TypeError naming it', (t) => {
+  const options = { name: 'web', prot: 8080 } as HttpServerServiceOptions;
+  const error = t.throws(() => new HttpServerService(createServer(), options), {
+    instanceOf: TypeError,
+    message: 'Unknown option `options.prot`; the known options are `name`, `port`, `host`',
+  });
+  t.true(error.message.includes('prot`') && error.message.includes('`port`'));
+});
+
+test('the constructor takes a known option set to undefined as its default', async (t) => {
+  const server = closedAtEnd(t, createServer());
+  const service = new HttpServerService(server, {
+    name: undefined,
+    port: undefined,
+    host: undefined,
+  });
+  t.is(service.name, 'http');
+  const lifecycle = new Lifecycle(service);
+  const done = lifecycle.run();
+  await lifecycle.whenRunning();
+  // Port 0, the default: the operating system picked one.
+  t.true((service.port ?? 0) > 0);
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
 });

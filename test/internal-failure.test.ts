@@ -3,10 +3,10 @@ import {
   Lifecycle,
   NonErrorThrownError,
   Pool,
-  ServicesCrashedError,
+  ServiceCrashedError,
   type Logger,
 } from '../lib/index.js';
-import { captureLogs } from './helpers/logs.js';
+import { captureLogs, spyOnWarnings } from './helpers/logs.js';
 import { recordStates } from './helpers/record.js';
 import { ControlledService } from './helpers/service.js';
 
@@ -23,33 +23,44 @@ function loggerFailingOnError(failure: Error): Logger {
   };
 }
 
-test('a logger that throws while reporting a hook failure changes nothing: the other hooks run and hookError is emitted', async (t) => {
-  const service = new ControlledService('worker');
-  const lifecycle = new Lifecycle(service, {
-    logger: loggerFailingOnError(new Error('log transport down')),
-  });
-  const states = recordStates(lifecycle);
-  const hookFailure = new Error('hook failed');
-  const seen: unknown[] = [];
-  lifecycle
-    .onRunning(() => {
-      throw hookFailure;
-    })
-    .onRunning(() => {
-      seen.push('second running hook');
-    })
-    .on('hookError', (error, event) => {
-      seen.push([error, event]);
+test.serial(
+  'a logger that throws while reporting a hook failure changes nothing: the other hooks run, hookError is emitted and one warning is reported',
+  async (t) => {
+    const warnings = spyOnWarnings(t);
+    const service = new ControlledService('worker');
+    const lifecycle = new Lifecycle(service, {
+      logger: loggerFailingOnError(new Error('log transport down')),
     });
+    const states = recordStates(lifecycle);
+    const hookFailure = new Error('hook failed');
+    const seen: unknown[] = [];
+    lifecycle
+      .onRunning(() => {
+        throw hookFailure;
+      })
+      .onRunning(() => {
+        seen.push('second running hook');
+      })
+      .on('hookError', (error, event) => {
+        seen.push([error, event]);
+      });
 
-  const run = lifecycle.run();
-  t.is(lifecycle.state, 'running');
-  t.is(await lifecycle.stop(), 'stopped');
-  await run;
+    const run = lifecycle.run();
+    await service.started();
+    t.is(lifecycle.state, 'running');
+    t.is(await lifecycle.stop(), 'stopped');
+    await run;
 
-  t.deepEqual(seen, [[hookFailure, 'running'], 'second running hook']);
-  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
-});
+    t.deepEqual(seen, [[hookFailure, 'running'], 'second running hook']);
+    t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+    t.deepEqual(warnings, [
+      {
+        message: 'A logger given to overseer failed (log transport down); its calls are ignored',
+        code: 'OVERSEER_LOGGER_FAILED',
+      },
+    ]);
+  },
+);
 
 test('a hookError listener that throws is logged and does not stop the other hooks', async (t) => {
   const { logger, entries } = captureLogs();
@@ -117,34 +128,42 @@ test('an async hookError listener that rejects is logged, never an unhandled rej
   );
 });
 
-test('a pool whose logger throws while logging a crash crashes with that failure and the crash', async (t) => {
-  const failure = new Error('log transport down');
-  const pool = new Pool({ name: 'app', logger: loggerFailingOnError(failure) });
-  const broken = new ControlledService('broken');
-  const healthy = new ControlledService('healthy');
-  pool.add(broken);
-  pool.add(healthy);
-  const lifecycle = new Lifecycle(pool);
-  const ended = lifecycle.run().then(
-    () => undefined,
-    (error: unknown) => error,
-  );
+test.serial(
+  'a pool whose logger throws while logging a crash crashes with the crash alone, stops its other children and reports the logger once as a warning',
+  async (t) => {
+    const warnings = spyOnWarnings(t);
+    const failure = new Error('log transport down');
+    const pool = new Pool({ name: 'app', logger: loggerFailingOnError(failure) });
+    const broken = new ControlledService('broken');
+    const healthy = new ControlledService('healthy');
+    pool.add(broken);
+    pool.add(healthy);
+    const lifecycle = new Lifecycle(pool);
+    const states = recordStates(lifecycle);
+    const ended = lifecycle.run().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
 
-  broken.crash();
-  const error = await ended;
+    await broken.started();
+    broken.crash();
+    const error = await ended;
 
-  t.true(error instanceof ServicesCrashedError);
-  const crash = error as ServicesCrashedError;
-  t.is(crash.message, '2 failures: log transport down, "broken" crashed');
-  t.deepEqual(
-    crash.errors.map((each) => [each.message, each.cause]),
-    [
-      ['log transport down', undefined],
-      ['Service "broken" crashed: broken failed', broken.error],
-    ],
-  );
-  t.is(healthy.lifecycle.state, 'stopped');
-});
+    t.true(error instanceof ServiceCrashedError);
+    const crash = error as ServiceCrashedError;
+    t.is(crash.message, 'Service "broken" crashed: broken failed');
+    t.is(crash.cause, broken.error);
+    t.is(lifecycle.error, crash);
+    t.deepEqual(states, ['starting', 'running', 'stopping', 'crashed']);
+    t.is(healthy.lifecycle.state, 'stopped');
+    t.deepEqual(warnings, [
+      {
+        message: 'A logger given to overseer failed (log transport down); its calls are ignored',
+        code: 'OVERSEER_LOGGER_FAILED',
+      },
+    ]);
+  },
+);
 
 test('a service that throws a value String() cannot convert still crashes with NonErrorThrownError', async (t) => {
   const value: unknown = Object.create(null);

@@ -15,7 +15,8 @@ import {
 } from '../lib/interval-service.js';
 import { fakeClock } from './helpers/clock.js';
 import { nextImmediate, stillPending } from './helpers/lifecycle.js';
-import { captureLogs } from './helpers/logs.js';
+import { brokenLogger, captureLogs, spyOnWarnings } from './helpers/logs.js';
+import { withoutFaults } from './helpers/property-run.js';
 import { runToEnd } from './helpers/pool.js';
 import { recordStates } from './helpers/record.js';
 
@@ -69,9 +70,10 @@ function recordingInterval(options: Partial<IntervalServiceOptions> = {}) {
 
 // --- starting and the rhythm of runs ---
 
-test('the service reports running at once and first runs the task interval ms later', async (t) => {
+test('the service reports running as soon as it starts and first runs the task interval ms later', async (t) => {
   const { lifecycle, states, fake, calls, service } = recordingInterval();
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   t.is(lifecycle.state, 'running');
   t.deepEqual(states, ['starting', 'running']);
   await fake.tickAsync(99);
@@ -87,6 +89,7 @@ test('the service reports running at once and first runs the task interval ms la
 test('with runOnStart the task runs at once, then every interval', async (t) => {
   const { lifecycle, fake, calls } = recordingInterval({ runOnStart: true });
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   t.deepEqual(calls, [0]);
   await fake.tickAsync(99);
   t.deepEqual(calls, [0]);
@@ -208,6 +211,7 @@ test('a stop during the wait ends the run at once and clears the timer', async (
 test('a stop before the first run ends the run without calling the task', async (t) => {
   const { lifecycle, states, fake, pending, calls } = recordingInterval();
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
   t.is(pending(), 0);
   t.is(await stopped, 'stopped');
@@ -418,6 +422,42 @@ test("under onError: 'log' a value that is not an Error is logged as a NonErrorT
   await done;
 });
 
+for (const how of ['throw', 'reject'] as const) {
+  const broken = how === 'throw' ? 'throws' : 'returns a rejected promise';
+  test.serial(
+    `under onError: 'log' with a logger whose every call ${broken}, the loop goes on and nothing is left unhandled`,
+    async (t) => {
+      const warnings = spyOnWarnings(t);
+      const { logger, calls: logged } = brokenLogger(how);
+      let calls = 0;
+      await withoutFaults(t, async () => {
+        const { lifecycle, fake } = makeInterval(
+          () => {
+            calls += 1;
+            throw new Error('flaky');
+          },
+          { onError: 'log', logger },
+        );
+        const done = lifecycle.run();
+        await fake.tickAsync(300);
+        t.is(calls, 3);
+        t.is(lifecycle.state, 'running');
+        t.is(await lifecycle.stop(), 'stopped');
+        await done;
+        await nextImmediate();
+      });
+      t.deepEqual(
+        logged,
+        Array.from({ length: 3 }, () => 'error: interval task failed'),
+      );
+      t.deepEqual(
+        warnings.map((warning) => warning.code),
+        ['OVERSEER_LOGGER_FAILED'],
+      );
+    },
+  );
+}
+
 test("a task that rejects after a stop request crashes the service under onError: 'crash'", async (t) => {
   const running = gate();
   const failure = new Error('aborted mid-write');
@@ -481,6 +521,36 @@ test('the constructor throws a TypeError naming each bad argument', (t) => {
   }
 });
 
+test('the constructor rejects an unknown option with a TypeError naming it', (t) => {
+  const options = { interval: 100, runOnstart: true } as IntervalServiceOptions;
+  const error = t.throws(() => new IntervalService('job', () => undefined, options), {
+    instanceOf: TypeError,
+    message:
+      'Unknown option `options.runOnstart`; the known options are `interval`, `runOnStart`, `onError`, `logger`, `clock`',
+  });
+  t.true(error.message.includes('runOnstart') && error.message.includes('`runOnStart`'));
+});
+
+test('the constructor takes a known option set to undefined as its default', async (t) => {
+  const failure = new Error('broken');
+  let calls = 0;
+  const { lifecycle, fake } = makeInterval(
+    () => {
+      calls += 1;
+      throw failure;
+    },
+    { runOnStart: undefined, onError: undefined, logger: undefined },
+  );
+  const done = runToEnd(lifecycle);
+  // runOnStart false: the first run waits an interval; onError 'crash': its failure ends the run.
+  await fake.tickAsync(99);
+  t.is(calls, 0);
+  await fake.tickAsync(1);
+  t.is(calls, 1);
+  t.is(await done, failure);
+  t.is(lifecycle.state, 'crashed');
+});
+
 test('the TypeError for a bad interval says what was expected and what came', (t) => {
   t.throws(() => new IntervalService('job', () => undefined, { interval: -1 }), {
     instanceOf: TypeError,
@@ -509,6 +579,7 @@ test('the service can be run again after it stopped, with a new signal', async (
   await lifecycle.stop();
   await first;
   const second = lifecycle.run();
+  await lifecycle.whenRunning();
   t.is(lifecycle.state, 'running');
   await fake.tickAsync(200);
   t.is(service.runs, 3);
@@ -554,6 +625,7 @@ test('inside a Pool the service runs with the pool and stops with it', async (t)
   const lifecycle = new Lifecycle(pool, { clock });
   const states = recordStates(lifecycle);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   t.is(lifecycle.state, 'running');
   await fake.tickAsync(300);
   t.deepEqual(calls, [100, 200, 300]);

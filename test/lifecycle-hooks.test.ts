@@ -72,6 +72,7 @@ test('hooks of one event run in the order they were added, however many there ar
     else lifecycle.on('running', hook);
   }
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   t.deepEqual(
     order,
     Array.from({ length: 50 }, (_, index) => index),
@@ -101,7 +102,7 @@ for (const via of ['methods', 'on'] as const) {
   });
 
   test(`hooks added through ${via} see the new state, stateChange first, on a crash`, async (t) => {
-    const { service, lifecycle, done } = runManually('starting');
+    const { service, lifecycle, done } = await runManually('starting');
     const { calls } = recordHooks(lifecycle, via);
     service.reportRunning();
     service.crash();
@@ -123,6 +124,8 @@ test('onStateChange hooks run before the hooks of the new state even when added 
   lifecycle.on('running', () => order.push('on running'));
   lifecycle.onStateChange((_service, _lifecycle, state) => order.push(`stateChange ${state}`));
   const done = lifecycle.run();
+  t.deepEqual(order, ['stateChange starting']);
+  await lifecycle.whenRunning();
   t.deepEqual(order, ['stateChange starting', 'stateChange running', 'running', 'on running']);
   await lifecycle.stop();
   await done;
@@ -139,7 +142,7 @@ for (const via of ['methods', 'on'] as const) {
     lifecycle.on('stateChange', (_service, _lifecycle, state) => stateChanges.push(state));
     t.is(await lifecycle.stop(), 'crashed');
     await t.throwsAsync(done);
-    t.deepEqual(stateChanges, ['stopping', 'crashed']);
+    t.deepEqual(stateChanges, ['running', 'stopping', 'crashed']);
     t.is(args.starting?.length, 2);
     t.is(args.running?.length, 2);
     t.is(args.stopping?.length, 3);
@@ -154,6 +157,7 @@ for (const via of ['methods', 'on'] as const) {
     t.is(args.stateChange?.[2], 'crashed');
 
     const again = lifecycle.run();
+    await service.started();
     service.finish();
     await again;
     t.is(args.stopped?.length, 2);
@@ -215,6 +219,7 @@ for (const event of ['stateChange', 'running'] as const) {
     });
     lifecycle.on(event, () => after.push(lifecycle.state));
     const done = lifecycle.run();
+    await service.started();
     t.is(lifecycle.state, 'running');
     t.deepEqual(hookErrors, [[failure, event]]);
     t.is(hookErrors[0]?.[0], failure);
@@ -300,7 +305,7 @@ test('async stopped hooks are awaited before run(), stop() and wait() settle', a
 });
 
 test('async crashed hooks are awaited before run() and wait() reject', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   const events: string[] = [];
   const flushed = defer<undefined>();
   const hookCalled = defer<undefined>();

@@ -17,7 +17,7 @@ const pathTo = {
 
 for (const state of activeStates) {
   test(`stop() during ${state} aborts signal before it returns`, async (t) => {
-    const { service, lifecycle, states, done } = runManually(state);
+    const { service, lifecycle, states, done } = await runManually(state);
     const stopped = lifecycle.stop();
     t.true(lifecycle.signal.aborted);
     t.true(lifecycle.shouldStop());
@@ -32,7 +32,7 @@ for (const state of activeStates) {
 }
 
 test('signal aborts with an AbortError DOMException when stop() is called', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   const stopped = lifecycle.stop();
   const reason: unknown = lifecycle.signal.reason;
   t.true(reason instanceof DOMException);
@@ -80,7 +80,7 @@ for (const [label, make, expected] of [
 }
 
 test('a second stop() returns the same promise and keeps the first abort reason', async (t) => {
-  const { service, lifecycle, states, done } = runManually('running');
+  const { service, lifecycle, states, done } = await runManually('running');
   const first = lifecycle.stop();
   const reason: unknown = lifecycle.signal.reason;
   t.is(lifecycle.stop(), first);
@@ -115,7 +115,7 @@ test('the shutdown deadline aborts shutdownSignal with a TimeoutError DOMExcepti
 
 test('an earlier deadline from a second stop() wins', async (t) => {
   const { clock, fake } = fakeClock();
-  const { service, lifecycle, done } = runManually('running', { clock });
+  const { service, lifecycle, done } = await runManually('running', { clock });
   const stopped = lifecycle.stop({ timeout: 100 });
   t.is(lifecycle.stop({ timeout: 50 }), stopped);
   await fake.tickAsync(49);
@@ -129,7 +129,7 @@ test('an earlier deadline from a second stop() wins', async (t) => {
 
 test('a later, longer deadline never extends an earlier one', async (t) => {
   const { clock, fake } = fakeClock();
-  const { service, lifecycle, done } = runManually('running', { clock });
+  const { service, lifecycle, done } = await runManually('running', { clock });
   const stopped = lifecycle.stop({ timeout: 50 });
   await fake.tickAsync(20);
   t.is(lifecycle.stop({ timeout: 40 }), stopped);
@@ -145,7 +145,7 @@ test('a later, longer deadline never extends an earlier one', async (t) => {
 
 test('a deadline given to a second stop() applies when the first had none', async (t) => {
   const { clock, fake } = fakeClock();
-  const { service, lifecycle, done } = runManually('running', { clock });
+  const { service, lifecycle, done } = await runManually('running', { clock });
   const stopped = lifecycle.stop();
   await fake.tickAsync(1000);
   t.false(lifecycle.shutdownSignal.aborted);
@@ -159,7 +159,7 @@ test('a deadline given to a second stop() applies when the first had none', asyn
 });
 
 test('stop({ timeout: 0 }) aborts shutdownSignal before it returns', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   const stopped = lifecycle.stop({ timeout: 0 });
   t.true(lifecycle.signal.aborted);
   t.true(lifecycle.shutdownSignal.aborted);
@@ -170,7 +170,7 @@ test('stop({ timeout: 0 }) aborts shutdownSignal before it returns', async (t) =
 
 test('stop({ timeout: Infinity }) sets no deadline', async (t) => {
   const { clock, fake, pending } = fakeClock();
-  const { service, lifecycle, done } = runManually('running', { clock });
+  const { service, lifecycle, done } = await runManually('running', { clock });
   const stopped = lifecycle.stop({ timeout: Infinity });
   t.is(pending(), 0);
   await fake.tickAsync(1e9);
@@ -180,7 +180,7 @@ test('stop({ timeout: Infinity }) sets no deadline', async (t) => {
 });
 
 test('stop({ signal }) with an aborted signal aborts shutdownSignal before it returns, with its reason', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   const reason = new Error('caller gave up');
   const stopped = lifecycle.stop({ signal: AbortSignal.abort(reason) });
   t.true(lifecycle.signal.aborted);
@@ -191,7 +191,7 @@ test('stop({ signal }) with an aborted signal aborts shutdownSignal before it re
 });
 
 test('stop({ signal }) aborts shutdownSignal when that signal aborts later, with its reason', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   const controller = new AbortController();
   const stopped = lifecycle.stop({ signal: controller.signal });
   t.true(lifecycle.signal.aborted);
@@ -206,7 +206,7 @@ test('stop({ signal }) aborts shutdownSignal when that signal aborts later, with
 
 for (const end of ['stopped', 'crashed'] as const) {
   test(`the listener stop() puts on a caller signal is removed when the run ends ${end}`, async (t) => {
-    const { service, lifecycle, done } = runManually('running');
+    const { service, lifecycle, done } = await runManually('running');
     const controller = new AbortController();
     const stopped = lifecycle.stop({ signal: controller.signal });
     t.is(getEventListeners(controller.signal, 'abort').length, 1);
@@ -230,7 +230,9 @@ test('a caller signal aborting after the run ended does not affect the next run'
   controller.abort(new Error('late'));
   t.false(lifecycle.signal.aborted);
   t.false(lifecycle.shutdownSignal.aborted);
+  await service.started();
   t.is(lifecycle.state, 'running');
+  t.false(lifecycle.signal.aborted);
   t.is(await lifecycle.stop(), 'stopped');
   await second;
   t.deepEqual(states, [
@@ -247,7 +249,7 @@ test('a caller signal aborting after the run ended does not affect the next run'
 
 test('shutdownSignal never aborts before a stop is requested', async (t) => {
   const { clock, fake } = fakeClock();
-  const { service, lifecycle, done } = runManually('running', { clock });
+  const { service, lifecycle, done } = await runManually('running', { clock });
   const shutdown = service.reportStopping();
   await fake.tickAsync(1e9);
   t.false(shutdown.aborted);
@@ -259,7 +261,7 @@ test('shutdownSignal never aborts before a stop is requested', async (t) => {
 
 test('stop() without a deadline never aborts shutdownSignal', async (t) => {
   const { clock, fake } = fakeClock();
-  const { service, lifecycle, done } = runManually('running', { clock });
+  const { service, lifecycle, done } = await runManually('running', { clock });
   const stopped = lifecycle.stop();
   const shutdown = service.reportStopping();
   await fake.tickAsync(1e9);
@@ -294,6 +296,7 @@ test('a program whose only work is a stopped lifecycle exits by itself', async (
       },
     });
     const done = lifecycle.run();
+    await lifecycle.whenRunning();
     const caller = new AbortController();
     const state = await lifecycle.stop({ timeout: 3_600_000, signal: caller.signal });
     await done;

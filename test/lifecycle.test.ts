@@ -23,8 +23,8 @@ const sideStates = {
     const lifecycle = new Lifecycle(new ControlledService());
     return Promise.resolve({ lifecycle, states: recordStates(lifecycle), end: () => undefined });
   },
-  running: () => Promise.resolve(endable(runManually('running'))),
-  stopping: () => Promise.resolve(endable(runManually('stopping'))),
+  running: async () => endable(await runManually('running')),
+  stopping: async () => endable(await runManually('stopping')),
   'stopped after a run': async () => endable(await endedRun('stopped')),
   crashed: async () => endable(await endedRun('crashed')),
 };
@@ -53,18 +53,25 @@ test('a new lifecycle is stopped, with no error and un-aborted signals', (t) => 
   t.false(lifecycle.shouldStop());
 });
 
-test('run() moves stopped to starting and calls runWithLifecycle with the lifecycle', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+test('run() moves stopped to starting, returns, then calls runWithLifecycle with the lifecycle', async (t) => {
+  const service = new ControlledService('svc', { running: 'manually', whenAsked: 'ignore' });
+  const lifecycle = new Lifecycle(service);
+  const states = recordStates(lifecycle);
+  const done = lifecycle.run();
   t.is(lifecycle.state, 'starting');
   t.deepEqual(states, ['starting']);
+  t.is(service.runs.length, 0);
+  t.is(await service.started(), lifecycle);
   t.is(service.runs.length, 1);
   t.is(service.runs[0], lifecycle);
+  t.is(lifecycle.state, 'starting');
+  t.deepEqual(states, ['starting']);
   service.finish();
   await done;
 });
 
 test('running() moves starting to running', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+  const { service, lifecycle, states, done } = await runManually('starting');
   service.reportRunning();
   t.is(lifecycle.state, 'running');
   t.deepEqual(states, ['starting', 'running']);
@@ -74,7 +81,7 @@ test('running() moves starting to running', async (t) => {
 
 for (const from of ['starting', 'running'] as const) {
   test(`stopping() moves ${from} to stopping and returns shutdownSignal`, async (t) => {
-    const { service, lifecycle, states, done } = runManually(from);
+    const { service, lifecycle, states, done } = await runManually(from);
     const shutdown = lifecycle.stopping();
     t.is(shutdown, lifecycle.shutdownSignal);
     t.false(shutdown.aborted);
@@ -87,7 +94,7 @@ for (const from of ['starting', 'running'] as const) {
 
 for (const from of activeStates) {
   test(`runWithLifecycle resolving during ${from} ends stopped`, async (t) => {
-    const { service, lifecycle, states, done } = runManually(from);
+    const { service, lifecycle, states, done } = await runManually(from);
     service.finish();
     await done;
     t.is(lifecycle.state, 'stopped');
@@ -96,7 +103,7 @@ for (const from of activeStates) {
   });
 
   test(`runWithLifecycle rejecting during ${from} ends crashed`, async (t) => {
-    const { service, lifecycle, states, done } = runManually(from);
+    const { service, lifecycle, states, done } = await runManually(from);
     service.crash();
     t.is(await t.throwsAsync(done), service.error);
     t.is(lifecycle.state, 'crashed');
@@ -110,6 +117,7 @@ test('run() moves crashed to starting', async (t) => {
   const again = lifecycle.run();
   t.is(lifecycle.state, 'starting');
   t.deepEqual(states, ['starting', 'running', 'crashed', 'starting']);
+  await service.started();
   service.finish();
   await again;
 });
@@ -145,7 +153,7 @@ for (const [label, make] of Object.entries(sideStates)) {
 // run()
 
 test('run() stays pending while the service runs and resolves once it stops', async (t) => {
-  const { service, done } = runManually('running');
+  const { service, done } = await runManually('running');
   t.true(await stillPending(done));
   service.finish();
   await done;
@@ -156,7 +164,7 @@ for (const [label, value] of [
   ['an object', { reason: 'boom' }],
 ] as const) {
   test(`a rejection with ${label} crashes with NonErrorThrownError whose cause is the value`, async (t) => {
-    const { service, lifecycle, states, done } = runManually('running');
+    const { service, lifecycle, states, done } = await runManually('running');
     service.crash(value);
     const error = await t.throwsAsync(done, {
       instanceOf: NonErrorThrownError,
@@ -205,7 +213,7 @@ test('a synchronous throw of a non-Error is wrapped in NonErrorThrownError', asy
 
 for (const state of activeStates) {
   test(`run() while ${state} rejects with AlreadyRunningError and changes nothing`, async (t) => {
-    const { service, lifecycle, states, done } = runManually(state);
+    const { service, lifecycle, states, done } = await runManually(state);
     const [before, signal, shutdown] = [[...states], lifecycle.signal, lifecycle.shutdownSignal];
     const error = await t.throwsAsync(lifecycle.run(), {
       instanceOf: AlreadyRunningError,
@@ -249,7 +257,7 @@ test('wait() rejects at once with the crash error after a crash', async (t) => {
 });
 
 test('wait() during a run resolves once the service stops', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   const waited = lifecycle.wait();
   t.true(await stillPending(waited));
   service.finish();
@@ -259,7 +267,7 @@ test('wait() during a run resolves once the service stops', async (t) => {
 });
 
 test('wait() during a run rejects with the crash error', async (t) => {
-  const { service, lifecycle, done } = runManually('stopping');
+  const { service, lifecycle, done } = await runManually('stopping');
   const waited = lifecycle.wait();
   service.crash();
   t.is(await t.throwsAsync(waited), service.error);
@@ -301,6 +309,7 @@ test('error is undefined unless the lifecycle crashed, and the next run clears i
   const again = lifecycle.run();
   t.deepEqual(seenWhenStarting, [undefined]);
   t.is(lifecycle.error, undefined);
+  await service.started();
   service.reportRunning();
   t.is(lifecycle.error, undefined);
   service.finish();
@@ -313,6 +322,7 @@ for (const end of ['stopped', 'crashed'] as const) {
   test(`a lifecycle runs again after it ${end}`, async (t) => {
     const { service, lifecycle, states } = await endedRun(end);
     const again = lifecycle.run();
+    await service.started();
     service.reportRunning();
     service.finish();
     await again;
@@ -356,7 +366,7 @@ test('new Lifecycle() throws a TypeError naming the option that is wrong', (t) =
 });
 
 test('stop() throws a TypeError naming options.timeout for -1, NaN and "5", and changes nothing', async (t) => {
-  const { service, lifecycle, states, done } = runManually('running');
+  const { service, lifecycle, states, done } = await runManually('running');
   for (const timeout of [-1, Number.NaN, '5']) {
     t.throws(() => lifecycle.stop({ timeout: timeout as number }), {
       instanceOf: TypeError,
@@ -371,7 +381,7 @@ test('stop() throws a TypeError naming options.timeout for -1, NaN and "5", and 
 });
 
 test('stop() throws a TypeError naming options.signal or options for a bad argument', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   for (const signal of [{}, 'abort', new AbortController()]) {
     t.throws(() => lifecycle.stop({ signal: signal as AbortSignal }), {
       instanceOf: TypeError,

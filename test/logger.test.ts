@@ -216,6 +216,23 @@ test('createLogger throws a TypeError when options is not an object', (t) => {
   }
 });
 
+test('createLogger rejects an unknown option with a TypeError naming it', (t) => {
+  const options = { level: 'debug', fromat: 'json' } as CreateLoggerOptions;
+  const error = t.throws(() => createLogger(options), {
+    instanceOf: TypeError,
+    message: 'Unknown option `options.fromat`; the known options are `level`, `format`, `stream`',
+  });
+  t.true(error.message.includes('fromat`') && error.message.includes('`format`'));
+});
+
+test('createLogger takes a known option set to undefined as its default', async (t) => {
+  // Level info, and json on a stream that is not a terminal.
+  const { logger, lines } = record({ level: undefined, format: undefined });
+  logger.debug('hidden');
+  logger.info('shown');
+  t.like(parse((await lines(1))[0]), { level: 'info', message: 'shown' });
+});
+
 test('silentLogger has the four methods and is frozen', (t) => {
   for (const level of allLevels) t.is(typeof silentLogger[level], 'function');
   t.true(Object.isFrozen(silentLogger));

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import test from 'ava';
 import {
   AddWhileRunningError,
+  HookTimeoutError,
   Lifecycle,
   Pool,
   Restarter,
@@ -13,7 +14,7 @@ import {
 import { fakeClock } from './helpers/clock.js';
 import { journaledPool, type JournaledService } from './helpers/dependencies.js';
 import { captureLogs } from './helpers/logs.js';
-import { runToEnd } from './helpers/pool.js';
+import { allStarted, flush, runToEnd } from './helpers/pool.js';
 import { reach } from './helpers/record.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
 import { fields, assertAbortError as assertDomException } from './helpers/assertions.js';
@@ -55,11 +56,15 @@ test('a child starts only once the lifecycle it depends on reports running', asy
   const childA = pool.add(a);
   const childB = pool.add(b, { dependsOn: [childA] });
   const done = runToEnd(lifecycle);
+  await a.started();
   t.deepEqual(journal, ['start a']);
   t.is(childB.state, 'stopped');
   t.is(lifecycle.state, 'starting');
 
   a.reportRunning();
+  // The pool starts b in a microtask, not on the stack of a's running().
+  t.deepEqual(journal, ['start a', 'running a']);
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start a', 'running a', 'start b', 'running b']);
   t.is(childB.state, 'running');
   t.is(lifecycle.state, 'running');
@@ -75,10 +80,12 @@ test('a child starts only once the service it depends on reports running', async
   pool.add(a);
   const childB = pool.add(b, { dependsOn: [a] });
   const done = runToEnd(lifecycle);
+  await a.started();
   t.deepEqual(journal, ['start a']);
   t.is(b.runs.length, 0);
 
   a.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start a', 'running a', 'start b', 'running b']);
   t.is(childB.state, 'running');
   t.is(lifecycle.state, 'running');
@@ -95,12 +102,15 @@ test('a child with several dependencies starts only once every one of them repor
   pool.add(b);
   pool.add(c, { dependsOn: [childA, b] });
   const done = runToEnd(lifecycle);
+  await allStarted({ a, b });
   t.deepEqual(journal, ['start a', 'start b']);
 
   b.reportRunning();
+  await flush();
   t.deepEqual(journal, ['start a', 'start b', 'running b']);
   t.is(c.runs.length, 0);
   a.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start a', 'start b', 'running b', 'running a', 'start c', 'running c']);
   t.is(lifecycle.state, 'running');
   t.is(await lifecycle.stop(), 'stopped');
@@ -114,7 +124,9 @@ test('a dependency named twice (by lifecycle and by service) is waited for once'
   const childA = pool.add(a);
   pool.add(b, { dependsOn: [childA, a, childA] });
   const done = runToEnd(lifecycle);
+  await a.started();
   a.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start a', 'running a', 'start b', 'running b']);
   t.is(lifecycle.state, 'running');
 
@@ -134,11 +146,13 @@ test('independent children start at once, in the order they were added, while de
   pool.add(z);
   pool.add(w);
   const done = runToEnd(lifecycle);
+  await allStarted({ x, z, w });
   // None of them has reported running, yet every independent child was started.
   t.deepEqual(journal, ['start x', 'start z', 'start w']);
   t.deepEqual(runCounts(x, y, z, w), [1, 0, 1, 1]);
 
   x.reportRunning();
+  await flush();
   t.deepEqual(journal, ['start x', 'start z', 'start w', 'running x', 'start y']);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -147,19 +161,24 @@ test('independent children start at once, in the order they were added, while de
 test('in a diamond, b and c start together once a runs, d once both run, and the pool runs after d', async (t) => {
   const { lifecycle, states, journal, services, children } = diamond({ running: 'manually' });
   const done = runToEnd(lifecycle);
+  await services.a.started();
   t.deepEqual(journal, ['start a']);
   t.deepEqual(runCounts(services.a, services.b, services.c, services.d), [1, 0, 0, 0]);
 
   services.a.reportRunning();
+  await flush();
   t.deepEqual(journal, ['start a', 'running a', 'start b', 'start c']);
   services.c.reportRunning();
+  await flush();
   t.deepEqual(journal.slice(4), ['running c']);
   t.is(children.d.state, 'stopped');
   services.b.reportRunning();
+  await flush();
   t.deepEqual(journal.slice(4), ['running c', 'running b', 'start d']);
   t.is(lifecycle.state, 'starting');
 
   services.d.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal.slice(7), ['running d']);
   t.is(lifecycle.state, 'running');
   t.deepEqual(states, ['starting', 'running']);
@@ -174,6 +193,7 @@ test('a child may depend on a service added after it', async (t) => {
   const childEarly = pool.add(early, { dependsOn: [later] });
   const childLater = pool.add(later);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start later', 'running later', 'start early', 'running early']);
   t.deepEqual([childEarly.state, childLater.state], ['running', 'running']);
   t.is(lifecycle.state, 'running');
@@ -188,10 +208,11 @@ test('a child may depend on a service added after it', async (t) => {
 test('in a diamond, stop asks d first, then b and c together once d has ended, then a', async (t) => {
   const { lifecycle, states, journal, services, children } = diamond({ whenAsked: 'ignore' });
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   const stopped = lifecycle.stop();
+  await flush();
   t.is(lifecycle.state, 'stopping');
   t.deepEqual(journal, ['asked d']);
   t.deepEqual(
@@ -234,9 +255,11 @@ test('a dependency is not asked to stop while a child depending on it is still s
   const childWeb = pool.add(web, { dependsOn: [childDb] });
   pool.add(other);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   const stopped = lifecycle.stop();
+  await flush();
   // The independent child is asked together with web: parallel within a level.
   t.deepEqual(journal, ['asked web', 'asked other']);
   web.reportStopping();
@@ -266,6 +289,7 @@ test('a stop request while children wait for their dependencies never starts the
   const childB = pool.add(b, { dependsOn: [childA] });
   const childC = pool.add(c, { dependsOn: [childB] });
   const done = runToEnd(lifecycle);
+  await a.started();
 
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -284,9 +308,11 @@ test('a stop request while a dependent is starting stops it before its dependenc
   const childB = pool.add(b, { dependsOn: [childA] });
   pool.add(c, { dependsOn: [childB] });
   const done = runToEnd(lifecycle);
+  await b.started();
   t.deepEqual(journal, ['start a', 'running a', 'start b']);
 
   const stopped = lifecycle.stop();
+  await flush();
   t.deepEqual(journal.slice(3), ['asked b']);
   t.false(childA.signal.aborted);
   b.finish();
@@ -308,6 +334,7 @@ test('a dependency that crashes before its dependent started: the dependent neve
   const childB = pool.add(b, { dependsOn: [childA] });
   const childOther = pool.add(other);
   const done = runToEnd(lifecycle);
+  await allStarted({ a, other });
   a.crash(new Error('no connection'));
 
   const error = await done;
@@ -338,7 +365,7 @@ test('a dependency that crashes before its dependent started: the dependent neve
 test('a crashing dependent makes the pool stop the others in reverse dependency order', async (t) => {
   const { lifecycle, states, journal, services, children } = diamond();
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   services.b.crash();
@@ -376,7 +403,7 @@ test('a child in the middle of a chain crashing: the end of the chain is stopped
   const b = pool.add(services.b, { dependsOn: [a] });
   const c = pool.add(services.c, { dependsOn: [b] });
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   services.b.crash();
@@ -393,6 +420,7 @@ test('a child in the middle of a chain crashing: the end of the chain is stopped
 test('a dependent that stops on its own makes the pool stop the others in reverse dependency order and end stopped', async (t) => {
   const { lifecycle, states, journal, services } = diamond();
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   services.c.finish();
@@ -419,6 +447,7 @@ test('at the deadline, children already asked to stop get shutdownSignal aborted
   const childDb = pool.add(db);
   const childWeb = pool.add(web, { dependsOn: [childDb] });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   const stopped = lifecycle.stop({ timeout: 1000 });
@@ -449,6 +478,7 @@ test('in a diamond, only d has its shutdownSignal aborted at the deadline; b and
   const { clock, fake, pending } = fakeClock();
   const { lifecycle, services, children } = diamond({ whenAsked: 'ignore' }, { clock });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 500 });
   await fake.tickAsync(500);
   t.true(children.d.shutdownSignal.aborted);
@@ -494,10 +524,12 @@ test('at the deadline the pool logs one warn line naming the children still acti
   const childB = pool.add(b, { dependsOn: [childA] });
   const childC = pool.add(c, { dependsOn: [b] });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await fake.tickAsync(5000);
   journal.length = 0;
 
   const stopped = lifecycle.stop({ timeout: 1000 });
+  await flush();
   t.deepEqual(journal, ['asked c']);
   await fake.tickAsync(300);
   c.finish();
@@ -535,13 +567,14 @@ test('at the deadline the pool logs one warn line naming the children still acti
   t.is(entries.length, 1);
 });
 
-test('no deadline line is logged when every child stopped before the deadline passed', async (t) => {
-  const { clock, fake } = fakeClock();
+test('when every child stopped before the deadline but a hook still holds one, the deadline line names that hook and the hook is abandoned', async (t) => {
+  const { clock, fake, pending } = fakeClock();
   const { logger, entries } = captureLogs('warn');
   const { pool, lifecycle, service } = journaledPool({ clock, logger });
   const childA = pool.add(service('a'));
   pool.add(service('b'), { dependsOn: [childA] });
-  // A slow onStopped hook keeps the pool stopping past its deadline, after both children ended.
+  // A slow onStopped hook would keep the pool stopping past its deadline, after both children
+  // ended; the deadline bounds it.
   childA.onStopped(
     () =>
       new Promise<void>((resolve) => {
@@ -550,16 +583,37 @@ test('no deadline line is logged when every child stopped before the deadline pa
         }, 2000);
       }),
   );
+  const hookErrors: unknown[] = [];
+  childA.on('hookError', (error) => hookErrors.push(error));
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 1000 });
   await reach(childA, 'stopped');
-  await fake.tickAsync(1000);
-  t.true(lifecycle.shutdownSignal.aborted);
+  await fake.tickAsync(999);
   t.is(lifecycle.state, 'stopping');
-  await fake.tickAsync(1000);
+  t.deepEqual(hookErrors, []);
+  await fake.tickAsync(1);
+  t.true(lifecycle.shutdownSignal.aborted);
   t.is(await stopped, 'stopped');
   t.is(await done, undefined);
-  t.deepEqual(entries, []);
+  t.is(fake.now, 1000);
+  t.is(hookErrors.length, 1);
+  t.true(hookErrors[0] instanceof HookTimeoutError);
+  t.like(hookErrors[0], { service: 'a', event: 'stopped' });
+  // The deadline line names the hook that holds the stop; then the abandoned hook is logged as a
+  // hook failure, at error level.
+  t.deepEqual(
+    entries.map(({ level, message }) => [level, message]),
+    [
+      ['error', 'lifecycle hook failed'],
+      [
+        'warn',
+        'shutdown deadline passed with 1 service still stopping: "a" (stopped, waiting for its "stopped" hook)',
+      ],
+    ],
+  );
+  await fake.tickAsync(1000);
+  t.is(pending(), 0);
 });
 
 test('the deadline line names at most 10 children, then says how many more', async (t) => {
@@ -573,6 +627,7 @@ test('the deadline line names at most 10 children, then says how many more', asy
   const childBase = pool.add(base);
   const children = dependents.map((dependent) => pool.add(dependent, { dependsOn: [childBase] }));
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 250 });
   await fake.tickAsync(250);
 
@@ -686,6 +741,7 @@ test('a dependency closing a cycle of two is refused at the add() that closes it
   // The refused add() left no trace: y added without the dependency runs first.
   pool.add(y);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start y', 'running y', 'start x', 'running x']);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -707,6 +763,7 @@ test('a dependency closing a cycle of three is refused at the add() that closes 
 
   pool.add(z);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start z', 'running z', 'start y', 'running y', 'start x', 'running x']);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -749,6 +806,7 @@ test('once the missing service is added, the pool that refused to run runs in de
 
   pool.add(ghost);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start ghost', 'running ghost', 'start z', 'running z']);
   t.is(lifecycle.state, 'running');
   t.is(await lifecycle.stop(), 'stopped');
@@ -777,6 +835,7 @@ test('add() with dependsOn while the pool runs throws AddWhileRunningError and a
   const a = service('a');
   const childA = pool.add(a);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.throws(() => pool.add(service('late'), { dependsOn: [childA] }), {
     instanceOf: AddWhileRunningError,
   });
@@ -798,12 +857,14 @@ for (const [title, options] of [
     );
     for (const child of services) pool.add(child, options);
     const done = runToEnd(lifecycle);
+    await Promise.all(services.map((child) => child.started()));
     t.deepEqual(journal, ['start a', 'start b', 'start c']);
     for (const child of services) child.reportRunning();
-    t.is(lifecycle.state, 'running');
+    await lifecycle.whenRunning();
     journal.length = 0;
 
     const stopped = lifecycle.stop();
+    await flush();
     t.deepEqual(journal, ['asked a', 'asked b', 'asked c']);
     for (const child of services) child.finish();
     t.is(await stopped, 'stopped');
@@ -817,13 +878,14 @@ for (const [title, options] of [
 test('a pool with dependencies keeps its order when it runs again', async (t) => {
   const { lifecycle, journal, services } = diamond();
   const first = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await first, undefined);
   const once = [...journal];
   journal.length = 0;
 
   const second = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await second, undefined);
   t.deepEqual(journal, once);
@@ -858,10 +920,12 @@ test('depending on a service added with restart resolves to its restarter child'
   const childWeb = pool.add(web, { dependsOn: [db] });
   const childWorker = pool.add(worker, { dependsOn: [childDb.service] });
   const done = runToEnd(lifecycle);
+  await db.started();
   t.deepEqual(journal, ['start db']);
   t.is(childDb.state, 'starting');
 
   db.reportRunning();
+  await lifecycle.whenRunning();
   t.is(childDb.state, 'running');
   t.deepEqual(journal, [
     'start db',
@@ -892,8 +956,10 @@ test("depending on a restarter's inner lifecycle resolves to the restarter child
   const childDb = pool.add(db, { restart: 'on-crash' });
   pool.add(service('web'), { dependsOn: [childDb.service.lifecycle] });
   const done = runToEnd(lifecycle);
+  await db.started();
   t.deepEqual(journal, ['start db']);
   db.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start db', 'running db', 'start web', 'running web']);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -908,6 +974,7 @@ test('a restarted dependency does not start its dependents twice', async (t) => 
   const childDb = pool.add(db, { restart: { initialDelay: 100, jitter: 0 } });
   pool.add(web, { dependsOn: [childDb] });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start db', 'running db', 'start web', 'running web']);
 
   db.crash();
@@ -929,8 +996,10 @@ test('a child may depend on a service added later with restart', async (t) => {
   pool.add(web, { dependsOn: [db] });
   const childDb = pool.add(db, { restart: 'always' });
   const done = runToEnd(lifecycle);
+  await db.started();
   t.deepEqual(journal, ['start db']);
   db.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['start db', 'running db', 'start web', 'running web']);
   t.is(childDb.state, 'running');
   t.is(await lifecycle.stop(), 'stopped');
@@ -961,10 +1030,12 @@ test('a nested pool as a dependency: its dependent starts once the inner pool ru
   const web = service('web');
   pool.add(web, { dependsOn: [childInner] });
   const done = runToEnd(lifecycle);
+  await allStarted({ a, b });
   t.deepEqual(journal, ['start a', 'start b', 'running b']);
   t.is(childInner.state, 'starting');
 
   a.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal.slice(3), ['running a', 'start web', 'running web']);
   t.is(lifecycle.state, 'running');
   t.is(await lifecycle.stop(), 'stopped');
@@ -983,6 +1054,7 @@ test('a deadline the pool gets while it drains after a crash reaches only the ch
   const { clock, fake, pending } = fakeClock();
   const { lifecycle, services, children } = diamond({ whenAsked: 'ignore' }, { clock });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.b.crash();
   await reach(children.b, 'crashed');
   t.true(children.d.signal.aborted);
@@ -1011,11 +1083,17 @@ test('a deadline the pool gets while it drains after a crash reaches only the ch
   t.is(pending(), 0);
 });
 
-test('stop({ timeout: 0 }) aborts the shutdownSignal of the children asked first before it returns, and of the others as they are asked', async (t) => {
+test('stop({ timeout: 0 }) aborts the shutdownSignal of the children asked first once the pool passes it on, and of the others as they are asked', async (t) => {
   const { lifecycle, services, children } = diamond({ whenAsked: 'ignore' });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 0 });
+  // The pool's own signal aborts at once; the pool passes the deadline on in a microtask.
+  assertDomException(t, lifecycle.shutdownSignal.reason, 'TimeoutError');
+  t.false(children.d.shutdownSignal.aborted);
+  await flush();
   assertDomException(t, children.d.shutdownSignal.reason, 'TimeoutError');
+  t.is(children.d.shutdownSignal.reason, lifecycle.shutdownSignal.reason);
   t.deepEqual(
     [children.a, children.b, children.c].map((child) => child.shutdownSignal.aborted),
     [false, false, false],

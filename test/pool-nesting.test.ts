@@ -10,7 +10,7 @@ import {
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
 import { captureLogs } from './helpers/logs.js';
-import { runToEnd } from './helpers/pool.js';
+import { allStarted, flush, runToEnd } from './helpers/pool.js';
 import { recordStates } from './helpers/record.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
 
@@ -68,6 +68,7 @@ function chain(depth: number, leaf: Service): { root: Lifecycle<Pool>; lifecycle
 test('pools nest three levels deep: every level starts, runs, stops and ends stopped', async (t) => {
   const { lifecycles, states } = threeLevels();
   const done = runToEnd(lifecycles.root);
+  await lifecycles.root.whenRunning();
   t.is(lifecycles.root.state, 'running');
   t.is(lifecycles.inner.state, 'running');
   t.is(await lifecycles.root.stop(), 'stopped');
@@ -86,14 +87,17 @@ test('pools nest three levels deep: every level starts, runs, stops and ends sto
 test('a nested pool reports running only once its deepest child runs, and so does the root', async (t) => {
   const { services, lifecycles, states } = threeLevels({ behaviour: { running: 'manually' } });
   const done = runToEnd(lifecycles.root);
+  await allStarted(services);
   services.side.reportRunning();
   services.midLeaf.reportRunning();
   services.leafA.reportRunning();
+  await flush();
   t.deepEqual(
     [lifecycles.root.state, lifecycles.mid.state, lifecycles.inner.state],
     ['starting', 'starting', 'starting'],
   );
   services.leafB.reportRunning();
+  await lifecycles.root.whenRunning();
   t.deepEqual(
     [lifecycles.root.state, lifecycles.mid.state, lifecycles.inner.state],
     ['running', 'running', 'running'],
@@ -106,6 +110,7 @@ test('a nested pool reports running only once its deepest child runs, and so doe
 test('a crash three levels down crashes every level above with a chain of ServiceCrashedErrors', async (t) => {
   const { services, lifecycles, states } = threeLevels();
   const done = runToEnd(lifecycles.root);
+  await lifecycles.root.whenRunning();
   services.leafA.crash();
   const error = await done;
   t.true(error instanceof ServiceCrashedError);
@@ -138,6 +143,7 @@ test('a crash three levels down crashes every level above with a chain of Servic
 test('stopping a nested pool directly stops its subtree, and its parent ends stopped', async (t) => {
   const { lifecycles, states } = threeLevels();
   const done = runToEnd(lifecycles.root);
+  await lifecycles.root.whenRunning();
   t.is(await lifecycles.mid.stop(), 'stopped');
   t.is(await done, undefined);
   t.deepEqual(states, {
@@ -155,6 +161,7 @@ test('the root deadline reaches the leaves of nested pools exactly when it passe
   const { clock, fake, pending } = fakeClock();
   const { lifecycles } = threeLevels({ behaviour: { whenAsked: 'await-deadline' }, clock });
   const done = runToEnd(lifecycles.root);
+  await lifecycles.root.whenRunning();
   const stopped = lifecycles.root.stop({ timeout: 2000 });
   await fake.tickAsync(1999);
   const all = Object.values(lifecycles);
@@ -179,6 +186,7 @@ test('each nested pool logs its own children under its own name', async (t) => {
   const { logger, entries } = captureLogs();
   const { lifecycles } = threeLevels({ logger });
   const done = runToEnd(lifecycles.root);
+  await lifecycles.root.whenRunning();
   await lifecycles.root.stop();
   t.is(await done, undefined);
   const poolOf = Object.fromEntries(
@@ -202,6 +210,7 @@ test('a chain of 10,000 nested pools starts and stops without overflowing the st
   const { root, lifecycles } = chain(10_000, leaf);
   const states = recordStates(root);
   const done = runToEnd(root);
+  await root.whenRunning();
   t.is(root.state, 'running');
   t.is(lifecycles[5000]?.state, 'running');
   t.is(leaf.lifecycle.state, 'running');
@@ -219,6 +228,7 @@ test('a crash at the bottom of a chain of 10,000 nested pools crashes the root',
   const { root, lifecycles } = chain(10_000, leaf);
   const states = recordStates(root);
   const done = runToEnd(root);
+  await root.whenRunning();
   t.is(root.state, 'running');
   leaf.crash();
   const error = await done;
@@ -250,6 +260,7 @@ test('a tree with fan-out runs every leaf, reports running at the root and stops
   const rootStates = recordStates(root);
   const poolStates = pools.map(recordStates);
   const done = runToEnd(root);
+  await root.whenRunning();
   t.is(root.state, 'running');
   t.is(leaves.length, 36);
   t.true(leaves.every((leaf) => leaf.lifecycle.state === 'running'));

@@ -1,4 +1,5 @@
-import test from 'ava';
+import { once } from 'node:events';
+import test, { type ExecutionContext } from 'ava';
 import {
   AddWhileRunningError,
   AlreadyRunningError,
@@ -11,7 +12,8 @@ import {
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
 import { captureLogs } from './helpers/logs.js';
-import { makePool, runToEnd } from './helpers/pool.js';
+import { allStarted, flush, makePool, runToEnd } from './helpers/pool.js';
+import { settlesAtOnce } from './helpers/lifecycle.js';
 import { reach, recordStates } from './helpers/record.js';
 import { ControlledService } from './helpers/service.js';
 import { fields, assertAbortError } from './helpers/assertions.js';
@@ -91,6 +93,7 @@ test('hooks on the lifecycle add() returns fire as the pool runs and stops the c
     .onStopped(() => seen.push('onStopped'));
   const lifecycle = new Lifecycle(pool);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   t.is(await lifecycle.stop(), 'stopped');
   await done;
   t.deepEqual(seen, [
@@ -114,6 +117,7 @@ test('child lifecycles created by add() log hook failures to the pool logger', a
   });
   const lifecycle = new Lifecycle(pool);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   await done;
   const hookFailures = entries.filter((entry) => entry.message === 'lifecycle hook failed');
@@ -135,6 +139,7 @@ test('running the pool runs every child at once, in the order they were added', 
     child.onStarting((service) => order.push(service.name));
   }
   const done = runToEnd(lifecycle);
+  await allStarted(services);
   // None of them has reported running, yet all of them were started.
   t.deepEqual(order, ['a', 'b', 'c']);
   t.deepEqual(
@@ -156,30 +161,45 @@ test('the pool reports running only once every child runs', async (t) => {
     c: { running: 'manually' },
   });
   const done = runToEnd(lifecycle);
+  await allStarted(services);
   t.is(lifecycle.state, 'starting');
   services.b.reportRunning();
+  await flush();
   t.is(lifecycle.state, 'starting');
   services.a.reportRunning();
+  await flush();
   t.is(lifecycle.state, 'starting');
   services.c.reportRunning();
+  // The pool hears of it in a microtask, not on the stack of running().
+  t.is(lifecycle.state, 'starting');
+  await flush();
   t.is(lifecycle.state, 'running');
   t.deepEqual(states, ['starting', 'running']);
   await lifecycle.stop();
   t.is(await done, undefined);
 });
 
-test('a pool of children that report running at once is running as soon as run() returns', async (t) => {
-  const { lifecycle, children } = makePool({ a: {}, b: {} });
+test('a pool of children that report running at once is starting when run() returns, and running before the next turn of the event loop', async (t) => {
+  const { lifecycle, services, children } = makePool({ a: {}, b: {} });
   const done = runToEnd(lifecycle);
+  // run() calls no user code: the children have not even started yet.
+  t.is(lifecycle.state, 'starting');
+  t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+  t.deepEqual([services.a.runs.length, services.b.runs.length], [0, 0]);
+  const { settled } = await settlesAtOnce(() => lifecycle.whenRunning());
+  t.true(settled);
   t.is(lifecycle.state, 'running');
   t.deepEqual([children.a.state, children.b.state], ['running', 'running']);
   await lifecycle.stop();
   t.is(await done, undefined);
 });
 
-test('an empty pool reports running at once and stops when asked', async (t) => {
+test('an empty pool is starting when run() returns, reports running in a microtask and stops when asked', async (t) => {
   const { lifecycle, states } = makePool({});
   const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'starting');
+  const { settled } = await settlesAtOnce(() => lifecycle.whenRunning());
+  t.true(settled);
   t.is(lifecycle.state, 'running');
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -194,7 +214,12 @@ test('a stop request makes the pool report stopping, stop every child with its r
     b: { whenAsked: 'ignore' },
   });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
+  // The pool's own signal aborts at once; the pool reacts, and its children hear of it, later.
+  t.true(lifecycle.signal.aborted);
+  t.false(children.a.signal.aborted);
+  await flush();
   t.is(lifecycle.state, 'stopping');
   t.true(children.a.signal.aborted);
   t.true(children.b.signal.aborted);
@@ -232,6 +257,7 @@ test('children are stopped with the pool deadline: they end exactly when the poo
     { clock },
   );
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 1000 });
   await fake.tickAsync(999);
   t.is(lifecycle.state, 'stopping');
@@ -250,16 +276,22 @@ test('children are stopped with the pool deadline: they end exactly when the poo
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
 });
 
-test('stop({ timeout: 0 }) on the pool aborts every child shutdownSignal before it returns', async (t) => {
+test('stop({ timeout: 0 }) on the pool aborts its shutdownSignal before it returns, and every child shutdownSignal in a microtask', async (t) => {
   const { lifecycle, children } = makePool({
     a: { whenAsked: 'await-deadline' },
     b: { whenAsked: 'await-deadline' },
   });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 0 });
+  assertAbortError(t, lifecycle.shutdownSignal.reason, 'TimeoutError');
+  t.false(children.a.shutdownSignal.aborted);
+  const { settled } = await settlesAtOnce(() => once(children.b.shutdownSignal, 'abort'));
+  t.true(settled);
   t.true(children.a.shutdownSignal.aborted);
   t.true(children.b.shutdownSignal.aborted);
-  assertAbortError(t, children.a.shutdownSignal.reason, 'TimeoutError');
+  t.is(children.a.shutdownSignal.reason, lifecycle.shutdownSignal.reason);
+  t.is(children.b.shutdownSignal.reason, lifecycle.shutdownSignal.reason);
   t.is(await stopped, 'stopped');
   t.is(await done, undefined);
 });
@@ -270,12 +302,15 @@ test('stop({ signal }) on the pool passes that signal reason to the children shu
     b: { whenAsked: 'await-deadline' },
   });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const controller = new AbortController();
   const stopped = lifecycle.stop({ signal: controller.signal });
   await reach(children.b, 'stopping');
   t.false(children.a.shutdownSignal.aborted);
   const reason = new Error('out of time');
   controller.abort(reason);
+  t.is(lifecycle.shutdownSignal.reason, reason);
+  await flush();
   t.is(children.a.shutdownSignal.reason, reason);
   t.is(children.b.shutdownSignal.reason, reason);
   t.is(await stopped, 'stopped');
@@ -302,6 +337,7 @@ test('a child crash while the pool starts makes the pool report stopping, stop t
     c: {},
   });
   const done = runToEnd(lifecycle);
+  await allStarted(services);
   t.is(lifecycle.state, 'starting');
   services.a.crash();
   const error = await done;
@@ -324,7 +360,7 @@ test('a child crash while the pool starts makes the pool report stopping, stop t
 test('a child crash after the pool runs makes the pool report stopping, stop the others and end crashed', async (t) => {
   const { lifecycle, states, services, children } = makePool({ a: {}, b: {}, c: {} });
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   services.b.crash();
   const error = await done;
   t.true(error instanceof ServiceCrashedError);
@@ -343,6 +379,7 @@ test('a child crash after the pool runs makes the pool report stopping, stop the
 test('the pool crash error is a ServiceCrashedError naming the child, with its error as cause', async (t) => {
   const { lifecycle, services } = makePool({ web: {}, db: {} }, { name: 'app' });
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
   services.db.crash(new Error('connection refused'));
   const error = await t.throwsAsync(done, {
     instanceOf: ServiceCrashedError,
@@ -360,6 +397,7 @@ test('the pool crash error is a ServiceCrashedError naming the child, with its e
 test('a child that throws a non-Error makes the pool crash with that value kept as the cause of the cause', async (t) => {
   const { lifecycle, services } = makePool({ a: {} });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.a.crash('disk full');
   const error = await done;
   t.true(error instanceof ServiceCrashedError);
@@ -378,6 +416,7 @@ test('several crashed children make the pool crash with a ServicesCrashedError o
     { name: 'app' },
   );
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.a.crash();
   const error = await done;
   t.true(error instanceof ServicesCrashedError);
@@ -408,6 +447,7 @@ test('after a child crash the others get no deadline until the pool is stopped w
     { clock },
   );
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.a.crash();
   await reach(children.b, 'stopping');
   // Much time passes: without a deadline of its own, the pool lets b take as long as it needs.
@@ -436,6 +476,7 @@ test('after a child crash the others get no deadline until the pool is stopped w
 test('a child that stops without being asked makes the pool stop the others and end stopped', async (t) => {
   const { lifecycle, states, services, children } = makePool({ a: {}, b: {}, c: {} });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.a.finish();
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
@@ -458,6 +499,7 @@ test('a child that stops without being asked while the pool starts makes the poo
     b: { running: 'manually' },
   });
   const done = runToEnd(lifecycle);
+  await allStarted(services);
   services.b.finish();
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'stopping', 'stopped']);
@@ -467,6 +509,7 @@ test('a child that stops without being asked while the pool starts makes the poo
 test('a child stopped directly with child.stop() makes the pool stop the others and end stopped', async (t) => {
   const { lifecycle, states, children } = makePool({ a: {}, b: {} }, { name: 'app' });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(await children.a.stop(), 'stopped');
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
@@ -494,6 +537,7 @@ test('a child onStopped hook returning a slow promise keeps the pool stopping un
   );
   lifecycle.onStopped(() => order.push('pool stopped'));
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
   await reach(children.a, 'stopped');
   await fake.tickAsync(499);
@@ -515,7 +559,12 @@ for (const state of ['starting', 'running', 'stopping'] as const) {
       { name: 'app' },
     );
     const done = runToEnd(lifecycle);
-    if (state === 'stopping') void lifecycle.stop();
+    if (state === 'starting') await services.a.started();
+    else await lifecycle.whenRunning();
+    if (state === 'stopping') {
+      void lifecycle.stop();
+      await flush();
+    }
     t.is(lifecycle.state, state);
     const late = new ControlledService('late');
     const error = t.throws(() => pool.add(late), { instanceOf: AddWhileRunningError });
@@ -539,12 +588,14 @@ for (const state of ['starting', 'running', 'stopping'] as const) {
 test('add() after the pool has stopped adds a child that runs with the next run', async (t) => {
   const { pool, lifecycle, services } = makePool({ a: {} });
   const first = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await first, undefined);
   const late = new ControlledService('late');
   const child = pool.add(late);
   t.is(pool.lifecycles.length, 2);
   const second = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(child.state, 'running');
   t.is(lifecycle.state, 'running');
   t.deepEqual([services.a.runs.length, late.runs.length], [2, 1]);
@@ -557,12 +608,14 @@ test('add() after the pool has stopped adds a child that runs with the next run'
 test('a pool runs again after it stopped, and its children start from scratch', async (t) => {
   const { lifecycle, states, services, children } = makePool({ a: {}, b: {} });
   const first = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop({ timeout: 0 });
   t.is(await first, undefined);
   const firstSignal = children.a.signal;
   t.true(firstSignal.aborted);
 
   const second = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(lifecycle.state, 'running');
   t.deepEqual([services.a.runs.length, services.b.runs.length], [2, 2]);
   t.deepEqual([children.a.state, children.b.state], ['running', 'running']);
@@ -587,12 +640,14 @@ test('a pool runs again after it stopped, and its children start from scratch', 
 test('a pool runs again after it crashed, and its children start from scratch', async (t) => {
   const { lifecycle, states, services, children } = makePool({ a: {}, b: {} });
   const first = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.a.crash();
   t.true((await first) instanceof ServiceCrashedError);
   t.is(children.a.state, 'crashed');
   t.is(children.a.error, services.a.error);
 
   const second = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(lifecycle.state, 'running');
   t.is(lifecycle.error, undefined);
   t.deepEqual([children.a.state, children.b.state], ['running', 'running']);
@@ -657,6 +712,7 @@ test('the pool logs every child transition at info with service, pool and state'
   const { logger, entries } = captureLogs();
   const { lifecycle } = makePool({ a: {}, b: {} }, { name: 'app', logger });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await done, undefined);
   const expected = (service: string) =>
@@ -680,6 +736,7 @@ test('the pool logs a child crash at error level with the error', async (t) => {
   const { logger, entries } = captureLogs();
   const { lifecycle, services } = makePool({ a: {}, b: {} }, { name: 'app', logger });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.a.crash();
   t.true((await done) instanceof ServiceCrashedError);
   t.deepEqual(entries.filter((entry) => entry.service === 'a').map(fields), [
@@ -704,6 +761,7 @@ test('a pool logger below info level gets no child transitions but still gets cr
   const { logger, entries } = captureLogs('error');
   const { lifecycle, services } = makePool({ a: {}, b: {} }, { name: 'app', logger });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.b.crash();
   await done;
   t.deepEqual(entries.map(fields), [
@@ -725,14 +783,18 @@ test('a pool whose logger turns info on while its children start reports running
     { name: 'app', logger },
   );
   const done = runToEnd(lifecycle);
-  // Silent: the pool counts `a` without a step of its own.
+  await allStarted(services);
+  // Silent: the pool counts `a` without a step of its own. It hears of each child in a
+  // microtask, so each level change waits until the pool has heard of the child before it.
   services.a.reportRunning();
+  await flush();
   logger.level = 'info';
   services.b.reportRunning();
+  await flush();
   t.is(lifecycle.state, 'starting');
   logger.level = 'error';
   services.c.reportRunning();
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   t.deepEqual(states, ['starting', 'running']);
   t.deepEqual(
     entries.map(({ message, service }) => [message, service]),
@@ -742,7 +804,18 @@ test('a pool whose logger turns info on while its children start reports running
   t.is(await done, undefined);
 });
 
-test('a logger whose info() throws makes the pool drain its children and crash with that error', async (t) => {
+/** The process warnings emitted from now on (until the test ends) whose message contains `text`. */
+function captureWarnings(t: ExecutionContext, text: string): Error[] {
+  const warnings: Error[] = [];
+  const listener = (warning: Error) => {
+    if (warning.message.includes(text)) warnings.push(warning);
+  };
+  process.on('warning', listener);
+  t.teardown(() => process.off('warning', listener));
+  return warnings;
+}
+
+test('a logger whose info() throws changes nothing: the pool runs and stops as usual, and one OVERSEER_LOGGER_FAILED warning is emitted', async (t) => {
   const failure = new Error('log transport down');
   const logger = {
     error() {},
@@ -752,36 +825,60 @@ test('a logger whose info() throws makes the pool drain its children and crash w
       throw failure;
     },
   };
+  const warnings = captureWarnings(t, 'log transport down');
   const { lifecycle, states, services, children } = makePool(
     { a: {}, b: {} },
     { name: 'app', logger },
   );
-  const error = await runToEnd(lifecycle);
-  t.is(error, failure);
-  t.is(lifecycle.error, failure);
-  t.deepEqual(states, ['starting', 'stopping', 'crashed']);
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.is(lifecycle.error, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
   t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
   t.deepEqual([services.a.runs.length, services.b.runs.length], [1, 1]);
+  await flush(); // process.emitWarning emits on the next tick
+  t.is(warnings.length, 1, 'one warning for the logger, however many of its calls failed');
+  t.is((warnings[0] as Error & { code?: string }).code, 'OVERSEER_LOGGER_FAILED');
 });
 
-test('a logger whose info() throws once makes the pool crash with that error after draining its children', async (t) => {
+test('a logger whose info() throws once misses only that line: the pool logs every other transition and stops as usual', async (t) => {
   const failure = new Error('log transport hiccup');
   let thrown = false;
+  const lines: [unknown, string][] = [];
   const logger = {
     error() {},
     warn() {},
     debug() {},
-    info() {
-      if (thrown) return;
-      thrown = true;
-      throw failure;
+    info(message: string, meta?: Record<string, unknown>) {
+      if (!thrown) {
+        thrown = true;
+        throw failure;
+      }
+      lines.push([meta?.service, message]);
     },
   };
+  const warnings = captureWarnings(t, 'log transport hiccup');
   const { lifecycle, states, children } = makePool({ a: {}, b: {} }, { logger });
-  const error = await runToEnd(lifecycle);
-  t.is(error, failure);
-  t.deepEqual(states, ['starting', 'stopping', 'crashed']);
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
   t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
+  // The first line (a starting) is the one that threw.
+  const messagesOf = (service: string) =>
+    lines.filter(([name]) => name === service).map(([, message]) => message);
+  t.deepEqual(messagesOf('a'), ['service running', 'service stopping', 'service stopped']);
+  t.deepEqual(messagesOf('b'), [
+    'service starting',
+    'service running',
+    'service stopping',
+    'service stopped',
+  ]);
+  await flush();
+  t.is(warnings.length, 1);
 });
 
 test('the pool clock times a child own stop deadline', async (t) => {
@@ -791,6 +888,7 @@ test('the pool clock times a child own stop deadline', async (t) => {
   pool.add(new ControlledService('other'));
   const lifecycle = new Lifecycle(pool);
   const ended = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
 
   const stopped = child.stop({ timeout: 500 });
   await fake.tickAsync(499);

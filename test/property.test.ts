@@ -3,11 +3,13 @@ import fc from 'fast-check';
 import { play, withoutFaults } from './helpers/property-run.js';
 import { Harness, type LeafSpec, type NodeSpec, type Op, type PoolSpec } from './helpers/model.js';
 
-// Random scenarios against a tree of lifecycles; Harness (test/helpers/model.ts) checks after every
-// step that only legal transitions happened, every hook saw its own state, the pools' states follow
-// from their children's, signals and deadlines reach whom they should, run() and stop() settle
-// exactly when their run ends, no timer or caller-signal listener is left behind and nothing ends
-// up unhandled. Each run ends everything and checks that every stop() resolved.
+// Random scenarios against a tree of lifecycles; Harness (test/helpers/model.ts) checks right after
+// every call that it changed nothing but its own lifecycle (no service called, no other lifecycle's
+// hooks run, no owner's reaction made), and once microtasks have run that only legal transitions
+// happened, every hook saw its own state, the pools' states follow from their children's, signals
+// and deadlines reach whom they should, every run has its own shutdownSignal, run() and stop()
+// settle exactly when their run ends, no timer or caller-signal listener is left behind and nothing
+// ends up unhandled. Each run ends everything and checks that every stop() resolved.
 
 const numRuns = 300;
 

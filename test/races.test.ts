@@ -1,6 +1,6 @@
 import test from 'ava';
 import { getEventListeners } from 'node:events';
-import { Lifecycle, type HookEvent, type State } from '../lib/index.js';
+import { AlreadyRunningError, Lifecycle, type HookEvent, type State } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
 import { runManually, settlesAtOnce, stillPending } from './helpers/lifecycle.js';
 import { recordStates } from './helpers/record.js';
@@ -21,7 +21,7 @@ test('a service that crashes after being asked to stop ends crashed and stop() r
 
 test('a crash while a stop deadline is pending ends crashed and clears the deadline', async (t) => {
   const { clock, pending } = fakeClock();
-  const { service, lifecycle, states, done } = runManually('running', { clock });
+  const { service, lifecycle, states, done } = await runManually('running', { clock });
   const stopped = lifecycle.stop({ timeout: 1000 });
   service.reportStopping();
   service.crash();
@@ -49,9 +49,10 @@ test('stop() in an onStarting hook aborts the signal before runWithLifecycle and
     stopped = current.stop();
   });
   const done = lifecycle.run();
-  t.deepEqual(signalAtEntry, [true]);
+  t.deepEqual(signalAtEntry, []);
   t.is(await stopped, 'stopped');
   await done;
+  t.deepEqual(signalAtEntry, [true]);
   t.deepEqual(states, ['starting', 'stopping', 'stopped']);
 });
 
@@ -66,7 +67,7 @@ test('stop() before the service reports running makes it stop straight from star
 });
 
 test('running() after stopping() during starting changes nothing', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+  const { service, lifecycle, states, done } = await runManually('starting');
   const stopped = lifecycle.stop();
   service.reportStopping();
   service.reportRunning();
@@ -78,7 +79,7 @@ test('running() after stopping() during starting changes nothing', async (t) => 
 });
 
 test('a service that reports running after stop() during starting runs, then stops', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+  const { service, lifecycle, states, done } = await runManually('starting');
   const stopped = lifecycle.stop();
   service.reportRunning();
   t.is(lifecycle.state, 'running');
@@ -141,7 +142,7 @@ test('stop() after the run ended resolves with the same final state as the first
 // Ends without stop
 
 test('a service that crashes before reporting running goes starting, crashed', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+  const { service, lifecycle, states, done } = await runManually('starting');
   service.crash();
   t.is(await t.throwsAsync(done), service.error);
   t.deepEqual(states, ['starting', 'crashed']);
@@ -150,7 +151,7 @@ test('a service that crashes before reporting running goes starting, crashed', a
 });
 
 test('a service that crashes during starting after stop() ends crashed and stop() resolves crashed', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+  const { service, lifecycle, states, done } = await runManually('starting');
   const stopped = lifecycle.stop();
   service.crash();
   t.is(await stopped, 'crashed');
@@ -159,7 +160,7 @@ test('a service that crashes during starting after stop() ends crashed and stop(
 });
 
 test('a service that ends on its own without a stop ends stopped and never sees its signal abort', async (t) => {
-  const { service, lifecycle, states, done } = runManually('running');
+  const { service, lifecycle, states, done } = await runManually('running');
   service.finish();
   await done;
   t.deepEqual(states, ['starting', 'running', 'stopped']);
@@ -169,7 +170,7 @@ test('a service that ends on its own without a stop ends stopped and never sees 
 });
 
 test('a service that returns right after stop() without reporting stopping goes running, stopped', async (t) => {
-  const { service, lifecycle, states, done } = runManually('running');
+  const { service, lifecycle, states, done } = await runManually('running');
   const stopped = lifecycle.stop();
   service.finish();
   t.is(await stopped, 'stopped');
@@ -205,7 +206,7 @@ for (const event of ['starting', 'running', 'stopping', 'stopped', 'crashed'] as
 // Transitions requested from hooks
 
 test('stopping() from an onRunning hook is applied after the running hooks', async (t) => {
-  const { service, lifecycle, states, done } = runManually('starting');
+  const { service, lifecycle, states, done } = await runManually('starting');
   const seen: string[] = [];
   let shutdown: AbortSignal | undefined;
   lifecycle.onStateChange((_service, current, state) =>
@@ -233,32 +234,46 @@ test('stopping() from an onRunning hook is applied after the running hooks', asy
   ]);
 });
 
-test('run() called from an onStopped hook starts the next run after the stopped hooks', async (t) => {
+test('run() called from an onStopped hook rejects with AlreadyRunningError and changes nothing', async (t) => {
   const service = new ControlledService('svc');
   const lifecycle = new Lifecycle(service);
   const states = recordStates(lifecycle);
   const seen: string[] = [];
-  let second: Promise<void> | undefined;
+  const reruns: Promise<void>[] = [];
   lifecycle.onStarting((_service, current) => seen.push(`starting: ${current.state}`));
   lifecycle.onStopped((_service, current) => {
-    second ??= current.run();
+    if (reruns.length === 0) {
+      const rerun = current.run();
+      // Heard below, once the first run has settled.
+      rerun.catch(() => undefined);
+      reruns.push(rerun);
+    }
     seen.push(`stopped #1 after run(): ${current.state}`);
   });
   lifecycle.onStopped((_service, current) => seen.push(`stopped #2: ${current.state}`));
   const first = lifecycle.run();
   t.is(await lifecycle.stop(), 'stopped');
   await first;
-  t.is(lifecycle.state, 'running');
-  t.is(service.runs.length, 2);
-  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped', 'starting', 'running']);
-  t.deepEqual(seen.slice(0, 4), [
+  t.is(reruns.length, 1);
+  const error = await t.throwsAsync(Promise.all(reruns), {
+    instanceOf: AlreadyRunningError,
+    code: 'ERR_OVERSEER_ALREADY_RUNNING',
+  });
+  t.regex(error.message, /"svc" is already running/);
+  t.is(lifecycle.state, 'stopped');
+  t.is(service.runs.length, 1);
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.deepEqual(seen, [
     'starting: starting',
     'stopped #1 after run(): stopped',
     'stopped #2: stopped',
-    'starting: starting',
   ]);
+
+  const next = lifecycle.run();
+  await lifecycle.whenRunning();
+  t.is(service.runs.length, 2);
   t.is(await lifecycle.stop(), 'stopped');
-  await second;
+  await next;
   t.deepEqual(states, [
     'starting',
     'running',
@@ -272,7 +287,7 @@ test('run() called from an onStopped hook starts the next run after the stopped 
 });
 
 test('stop() from an onStopping hook aborts both signals at once and resolves with the final state', async (t) => {
-  const { service, lifecycle, states, done } = runManually('running');
+  const { service, lifecycle, states, done } = await runManually('running');
   const seen: string[] = [];
   let stopped: Promise<State> | undefined;
   lifecycle.onStopping((_service, current, shutdown) => {
@@ -304,7 +319,7 @@ test('stop() from an onStopping hook during a stop returns the stop already unde
 });
 
 test('stop() from an onCrashed hook resolves with crashed', async (t) => {
-  const { service, lifecycle, done } = runManually('running');
+  const { service, lifecycle, done } = await runManually('running');
   let stopped: Promise<State> | undefined;
   lifecycle.onCrashed((_service, current) => {
     stopped = current.stop();

@@ -16,6 +16,7 @@ import { captureLogs } from './helpers/logs.js';
 import { runToEnd } from './helpers/pool.js';
 import { recordStates } from './helpers/record.js';
 import {
+  aborted,
   fields,
   makeRestarter,
   nextRestart,
@@ -25,7 +26,10 @@ import {
 import { ControlledService, serviceOf } from './helpers/service.js';
 import { assertAbortError } from './helpers/assertions.js';
 
-/** Crashes the child (or ends it, with `how: 'finish'`), waits for the restart event, then lets the delay pass. */
+/**
+ * Crashes the child (or ends it, with `how: 'finish'`), waits for the restart event, lets the
+ * delay pass, and waits until the child runs again (the restarter starts it in a microtask).
+ */
 async function failThenRestart(
   fixture: RestarterFixture,
   error?: Error,
@@ -35,7 +39,9 @@ async function failThenRestart(
   if (how === 'crash') fixture.service.crash(error);
   else fixture.service.finish();
   const event = await restarted;
+  const started = fixture.service.started();
   await fixture.fake.tickAsync(event.delay);
+  await started;
   return event;
 }
 
@@ -109,10 +115,16 @@ test('runWithLifecycle throws a TypeError for something that is not a Lifecycle'
 test('the restarter reports running when its child first runs', async (t) => {
   const { service, lifecycle, states, childStates } = makeRestarter({ running: 'manually' });
   const done = runToEnd(lifecycle);
+  await service.started();
   t.is(lifecycle.state, 'starting');
   t.deepEqual(childStates, ['starting']);
   service.reportRunning();
-  t.is(lifecycle.state, 'running');
+  t.is(
+    lifecycle.state,
+    'starting',
+    'the restarter hears its child run after running() has returned',
+  );
+  await lifecycle.whenRunning();
   t.deepEqual(states, ['starting', 'running']);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -122,13 +134,16 @@ test('the restarter stays running, with no other transition, while its child res
   const fixture = makeRestarter({ running: 'manually' });
   const { service, restarter, lifecycle, states, childStates, fake } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   service.reportRunning();
   for (let round = 0; round < 3; round += 1) {
     const restarted = nextRestart(restarter);
     service.crash();
     await restarted;
     t.is(lifecycle.state, 'running');
+    const started = service.started();
     await fake.tickAsync(10_000);
+    await started;
     // The child was started again, and has not reported running yet.
     t.is(restarter.lifecycle.state, 'starting');
     t.is(lifecycle.state, 'running');
@@ -152,6 +167,7 @@ test('the child lifecycle is the same object across restarts, and its hooks see 
   const starts: number[] = [];
   restarter.lifecycle.onStarting(() => starts.push(service.runs.length));
   const done = runToEnd(lifecycle);
+  await service.started();
   await failThenRestart(fixture);
   await failThenRestart(fixture);
   t.is(service.runs.length, 3);
@@ -166,6 +182,7 @@ test('a crash restarts the child after the computed delay, and not a moment befo
   // Default jitter 0.2; a random of 0.5 takes 10 % off the 100 ms.
   const { service, restarter, lifecycle, fake, pending } = makeRestarter({}, { random: () => 0.5 });
   const done = runToEnd(lifecycle);
+  await service.started();
   const restarted = nextRestart(restarter);
   service.crash();
   t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 90 });
@@ -185,10 +202,42 @@ test('a crash restarts the child after the computed delay, and not a moment befo
   t.is(await done, undefined);
 });
 
+test('a random() outside [0, 1) is clamped: the child is still restarted, after a delay within bounds', async (t) => {
+  for (const [value, delay] of [
+    [5, 50],
+    [-3, 100],
+    [NaN, 100],
+  ] as const) {
+    const fixture = makeRestarter({}, { jitter: 0.5, random: () => value });
+    const done = runToEnd(fixture.lifecycle);
+    await fixture.service.started();
+    t.like(await failThenRestart(fixture), { attempt: 1, delay }, `random() = ${value}`);
+    t.is(fixture.service.runs.length, 2);
+    t.is(fixture.restarter.lifecycle.state, 'running');
+    await fixture.lifecycle.stop();
+    t.is(await done, undefined);
+  }
+});
+
+test('initialDelay 0 with a huge factor restarts at once every time, never after NaN ms', async (t) => {
+  const fixture = makeRestarter({}, { initialDelay: 0, factor: 1e308, maxRestarts: 4 });
+  const done = runToEnd(fixture.lifecycle);
+  await fixture.service.started();
+  for (let attempt = 0; attempt < 4; attempt++) await failThenRestart(fixture);
+  t.deepEqual(
+    fixture.restarts.map((event) => event.delay),
+    [0, 0, 0, 0],
+  );
+  t.is(fixture.service.runs.length, 5);
+  await fixture.lifecycle.stop();
+  t.is(await done, undefined);
+});
+
 test("'restart' events count the attempts and carry the child's error and the delay", async (t) => {
   const fixture = makeRestarter({}, { name: 'guard' });
   const { lifecycle, restarts, entries } = fixture;
   const done = runToEnd(lifecycle);
+  await fixture.service.started();
   const errors = [new Error('first'), new Error('second'), new Error('third')];
   for (const error of errors) await failThenRestart(fixture, error);
   t.deepEqual(restarts, [
@@ -239,6 +288,7 @@ test('a restart listener that throws is logged at error level and changes nothin
     throw failure;
   });
   const done = runToEnd(lifecycle);
+  await service.started();
   service.crash();
   t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 100 });
   t.deepEqual(
@@ -264,6 +314,7 @@ test('a restart listener that throws is logged at error level and changes nothin
 test('within the window the delay keeps growing, and falls back once the earlier failures have left it', async (t) => {
   const fixture = makeRestarter({}, { window: 1000, maxRestarts: 5 });
   const done = runToEnd(fixture.lifecycle);
+  await fixture.service.started();
   t.like(await failThenRestart(fixture), { attempt: 1, delay: 100 });
   t.like(await failThenRestart(fixture), { attempt: 2, delay: 200 });
   await fixture.fake.tickAsync(1000);
@@ -280,6 +331,7 @@ test('after maxRestarts failures within the window the next one makes the restar
   const fixture = makeRestarter({}, { maxRestarts: 2, name: 'guard' });
   const { service, lifecycle, states, restarts, entries, pending } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   await failThenRestart(fixture, new Error('first'));
   await failThenRestart(fixture, new Error('second'));
   const last = new Error('third');
@@ -323,6 +375,7 @@ test('after maxRestarts failures within the window the next one makes the restar
 test('maxRestarts 0 makes the first crash give up at once', async (t) => {
   const { service, lifecycle, restarts, pending } = makeRestarter({}, { maxRestarts: 0 });
   const done = runToEnd(lifecycle);
+  await service.started();
   service.crash();
   const error = await done;
   t.true(error instanceof RestartLimitError);
@@ -337,6 +390,7 @@ test('failures spaced wider than the window never make the restarter give up', a
   const fixture = makeRestarter({}, { window: 1000, maxRestarts: 1 });
   const { lifecycle, states, service } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   for (let attempt = 1; attempt <= 10; attempt += 1) {
     t.deepEqual(await failThenRestart(fixture), { attempt, error: service.error, delay: 100 });
     await fixture.fake.tickAsync(1000);
@@ -352,13 +406,14 @@ test('a restarter run again after it ended starts with a fresh budget', async (t
   const fixture = makeRestarter({}, { maxRestarts: 1 });
   const { service, lifecycle, states, restarts, fake } = fixture;
   const first = runToEnd(lifecycle);
+  await service.started();
   await failThenRestart(fixture);
   service.crash();
   t.true((await first) instanceof RestartLimitError);
 
   // Same moment, same window: only a fresh budget lets it restart again.
   const second = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   t.is(service.runs.length, 3);
   t.deepEqual(await failThenRestart(fixture), { attempt: 1, error: service.error, delay: 100 });
   t.is(service.runs.length, 4);
@@ -366,6 +421,7 @@ test('a restarter run again after it ended starts with a fresh budget', async (t
   t.is(await second, undefined);
 
   const third = runToEnd(lifecycle);
+  await service.started();
   t.deepEqual(await failThenRestart(fixture), { attempt: 1, error: service.error, delay: 100 });
   await lifecycle.stop();
   t.is(await third, undefined);
@@ -383,6 +439,7 @@ test('a restarter run again after it ended starts with a fresh budget', async (t
 test("with restart 'on-crash', a child that ends on its own ends the restarter stopped", async (t) => {
   const { service, lifecycle, states, childStates, restarts, pending } = makeRestarter();
   const done = runToEnd(lifecycle);
+  await service.started();
   service.finish();
   t.is(await done, undefined);
   t.is(lifecycle.state, 'stopped');
@@ -397,6 +454,7 @@ test("with restart 'always', a child that ends on its own is restarted, and the 
   const fixture = makeRestarter({}, { restart: 'always' });
   const { service, lifecycle, states, entries } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   t.deepEqual(await failThenRestart(fixture, undefined, 'finish'), {
     attempt: 1,
     error: undefined,
@@ -423,6 +481,7 @@ test("with restart 'always', giving up after a clean end is a RestartLimitError 
   const fixture = makeRestarter({}, { restart: 'always', maxRestarts: 1 });
   const { service, lifecycle } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   await failThenRestart(fixture, undefined, 'finish');
   service.finish();
   const error = await done;
@@ -439,9 +498,15 @@ test("with restart 'always', giving up after a clean end is a RestartLimitError 
 test('a stop request while the child runs stops the child with the same reason and ends the restarter stopped', async (t) => {
   const { service, restarter, lifecycle, states, childStates, pending } = makeRestarter();
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
+  t.true(lifecycle.signal.aborted);
+  t.false(
+    restarter.lifecycle.signal.aborted,
+    'the restarter passes the stop on after stop() has returned',
+  );
+  await aborted(restarter.lifecycle.signal);
   t.is(lifecycle.state, 'stopping');
-  t.true(restarter.lifecycle.signal.aborted);
   t.is(restarter.lifecycle.signal.reason, lifecycle.signal.reason);
   t.is(await stopped, 'stopped');
   t.is(await done, undefined);
@@ -455,6 +520,7 @@ test('a stop request after a restart stops the current run of the child', async 
   const fixture = makeRestarter();
   const { service, lifecycle, states, childStates } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   await failThenRestart(fixture);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -467,8 +533,9 @@ test('a stop request after a restart stops the current run of the child', async 
 });
 
 test('a stop request while the child starts stops it and ends the restarter stopped', async (t) => {
-  const { lifecycle, states, childStates } = makeRestarter({ running: 'manually' });
+  const { service, lifecycle, states, childStates } = makeRestarter({ running: 'manually' });
   const done = runToEnd(lifecycle);
+  await service.started();
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'stopping', 'stopped']);
@@ -478,6 +545,7 @@ test('a stop request while the child starts stops it and ends the restarter stop
 test('a stop request during the backoff delay ends the restarter stopped at once, leaving no timer and no further run', async (t) => {
   const { service, restarter, lifecycle, states, childStates, fake, pending } = makeRestarter();
   const done = runToEnd(lifecycle);
+  await service.started();
   const restarted = nextRestart(restarter);
   service.crash();
   await restarted;
@@ -495,21 +563,26 @@ test('a stop request during the backoff delay ends the restarter stopped at once
   t.is(lifecycle.state, 'stopped');
 });
 
-test('the timer is cleared at the stop request itself, before the restarter has ended', async (t) => {
+test('the timer is cleared as soon as the restarter hears the stop request, before it has ended', async (t) => {
   const { service, restarter, lifecycle, pending } = makeRestarter();
+  const timersWhenStopped: number[] = [];
+  lifecycle.onStopped(() => timersWhenStopped.push(pending()));
   const done = runToEnd(lifecycle);
+  await service.started();
   const restarted = nextRestart(restarter);
   service.crash();
   await restarted;
   const stopped = lifecycle.stop();
-  t.is(pending(), 0);
+  t.is(pending(), 1, 'the restarter hears the stop after stop() has returned');
   t.is(await stopped, 'stopped');
+  t.deepEqual(timersWhenStopped, [0]);
   t.is(await done, undefined);
 });
 
 test("a child that crashes while being stopped makes the restarter crash with the child's own error", async (t) => {
   const { service, lifecycle, states, restarts, pending } = makeRestarter({ whenAsked: 'crash' });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(await lifecycle.stop(), 'crashed');
   const error = await done;
   t.is(error, service.error);
@@ -527,6 +600,7 @@ test("the restarter's stop deadline reaches the child's shutdownSignal, and the 
     { name: 'guard' },
   );
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 1000 });
   await fake.tickAsync(999);
   t.is(restarter.lifecycle.state, 'stopping');
@@ -567,6 +641,7 @@ test('the deadline also reaches a child that took its own shutdownSignal before 
   const restarter = new Restarter(service, { clock });
   const lifecycle = new Lifecycle(restarter, { clock });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop({ timeout: 500 });
   await fake.tickAsync(499);
   t.false(shutdown?.aborted);
@@ -596,13 +671,14 @@ test('a child that crashes before it ever runs is restarted, and the restarter s
   const fixture = makeRestarter({ running: 'manually' });
   const { service, lifecycle, states, childStates } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   t.deepEqual(await failThenRestart(fixture), { attempt: 1, error: service.error, delay: 100 });
   t.is(lifecycle.state, 'starting');
   t.deepEqual(await failThenRestart(fixture), { attempt: 2, error: service.error, delay: 200 });
   t.is(lifecycle.state, 'starting');
   t.is(service.runs.length, 3);
   service.reportRunning();
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   t.deepEqual(states, ['starting', 'running']);
   t.deepEqual(childStates, [
     ...['starting', 'crashed'],
@@ -617,6 +693,7 @@ test('a child that never runs makes the restarter give up while still starting',
   const fixture = makeRestarter({ running: 'manually' }, { maxRestarts: 1 });
   const { service, lifecycle, states } = fixture;
   const done = runToEnd(lifecycle);
+  await service.started();
   await failThenRestart(fixture);
   service.crash();
   const error = await done;
@@ -676,6 +753,7 @@ test("pool.add(s, { restart: 'always' }) wraps s in a Restarter that uses the po
 
   const lifecycle = new Lifecycle(pool, { clock });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(child.state, 'running');
   t.is(restarter.lifecycle.state, 'running');
   const restarted = nextRestart(restarter);
@@ -718,11 +796,14 @@ test('pool.add(s, { restart: { … } }) applies the policy, and the pool crashes
   const lifecycle = new Lifecycle(pool, { clock });
   const states = recordStates(lifecycle);
   const done = runToEnd(lifecycle);
+  await service.started();
 
   const restarted = nextRestart(restarter);
   service.crash();
   t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 5 });
+  const started = service.started();
   await fake.tickAsync(5);
+  await started;
   t.is(service.runs.length, 2);
   service.crash();
   const error = await done;
@@ -744,6 +825,7 @@ test("pool.add(s, { restart: 'on-crash' }): a child that ends on its own ends it
   const lifecycle = new Lifecycle(pool);
   const states = recordStates(lifecycle);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   service.finish();
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
@@ -764,6 +846,7 @@ test("a restart policy's own clock and logger win over the pool's", async (t) =>
   });
   const lifecycle = new Lifecycle(pool, { clock: poolClock.clock });
   const done = runToEnd(lifecycle);
+  await service.started();
   const restarted = nextRestart(child.service);
   service.crash();
   await restarted;
@@ -790,6 +873,7 @@ test("a restart policy's options left undefined keep the pool's clock and logger
   });
   const lifecycle = new Lifecycle(pool, { clock });
   const done = runToEnd(lifecycle);
+  await service.started();
   const restarted = nextRestart(child.service);
   service.crash();
   await restarted;
@@ -839,7 +923,7 @@ test('a Restarter inside a pool keeps the pool running across restarts, and the 
   const lifecycle = new Lifecycle(pool, { clock });
   const states = recordStates(lifecycle);
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
 
   for (const delay of [100, 200]) {
     const restarted = nextRestart(restarter);
@@ -847,7 +931,9 @@ test('a Restarter inside a pool keeps the pool running across restarts, and the 
     t.is((await restarted).delay, delay);
     t.is(lifecycle.state, 'running');
     t.is(child.state, 'running');
+    const started = service.started();
     await fake.tickAsync(delay);
+    await started;
   }
   t.is(service.runs.length, 3);
   t.deepEqual(states, ['starting', 'running']);

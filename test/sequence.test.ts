@@ -17,7 +17,14 @@ import { fakeClock } from './helpers/clock.js';
 import { captureLogs } from './helpers/logs.js';
 import { runToEnd } from './helpers/pool.js';
 import { reach, recordStates } from './helpers/record.js';
-import { assertInOrder, journalOf, JournaledService, makeSequence } from './helpers/sequence.js';
+import {
+  aborted,
+  assertInOrder,
+  flush,
+  journalOf,
+  JournaledService,
+  makeSequence,
+} from './helpers/sequence.js';
 import { ControlledService, serviceOf } from './helpers/service.js';
 import { fields, assertAbortError } from './helpers/assertions.js';
 
@@ -131,7 +138,7 @@ test('a child added with a restart policy is restarted on the sequence clock whi
   const lifecycle = new Lifecycle(sequence, { clock });
   const states = recordStates(lifecycle);
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
 
   queue.crash();
   await reach(restarter.service.lifecycle, 'crashed');
@@ -160,20 +167,27 @@ test('children start one after another: each is run only once the one before rep
   });
   lifecycle.onRunning(() => journal.push('sequence running'));
   const done = runToEnd(lifecycle);
+  t.deepEqual(journal, [], 'run() runs no service before it returns');
+  await flush();
   t.deepEqual(journal, ['a run']);
   t.deepEqual([services.b.runs.length, services.c.runs.length], [0, 0]);
   t.is(lifecycle.state, 'starting');
 
   services.a.reportRunning();
+  t.deepEqual(journal, ['a run', 'a running'], 'b starts after running() has returned');
+  await flush();
   t.deepEqual(journal, ['a run', 'a running', 'b run']);
   t.is(services.c.runs.length, 0);
   t.is(lifecycle.state, 'starting');
 
   services.b.reportRunning();
+  await flush();
   t.deepEqual(journal, ['a run', 'a running', 'b run', 'b running', 'c run']);
   t.is(lifecycle.state, 'starting');
 
   services.c.reportRunning();
+  t.is(lifecycle.state, 'starting', 'the sequence hears c run after running() has returned');
+  await flush();
   t.deepEqual(journal, [
     'a run',
     'a running',
@@ -195,22 +209,26 @@ test('the sequence stays starting while its last child starts, and reports runni
     c: { running: 'manually' },
   });
   const done = runToEnd(lifecycle);
+  await services.c.started();
   t.deepEqual(
     [children.a.state, children.b.state, children.c.state],
     ['running', 'running', 'starting'],
   );
   t.is(lifecycle.state, 'starting');
   services.c.reportRunning();
-  t.is(lifecycle.state, 'running');
+  t.is(lifecycle.state, 'starting', 'the sequence hears c run after running() has returned');
+  await lifecycle.whenRunning();
   t.deepEqual(states, ['starting', 'running']);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
 });
 
-test('a sequence of children that report running at once is running as soon as run() returns', async (t) => {
+test('a sequence of children that report running at once starts them in turn and reports running with no other step', async (t) => {
   const { lifecycle, children, journal } = makeSequence({ a: {}, b: {}, c: {} });
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  t.is(lifecycle.state, 'starting');
+  t.deepEqual(journal, [], 'run() runs no service before it returns');
+  await lifecycle.whenRunning();
   t.deepEqual(journal, ['a run', 'a running', 'b run', 'b running', 'c run', 'c running']);
   t.deepEqual(
     [children.a.state, children.b.state, children.c.state],
@@ -220,9 +238,11 @@ test('a sequence of children that report running at once is running as soon as r
   t.is(await done, undefined);
 });
 
-test('an empty sequence reports running at once and stops when asked', async (t) => {
+test('an empty sequence reports running as soon as it is run, and stops when asked', async (t) => {
   const { lifecycle, states } = makeSequence({});
   const done = runToEnd(lifecycle);
+  t.is(lifecycle.state, 'starting');
+  await flush();
   t.is(lifecycle.state, 'running');
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
@@ -242,20 +262,25 @@ test('a stop request stops the children in reverse order, each ended before the 
   children.c.onStopped(() => seen.push(`c stopped: b asked ${children.b.signal.aborted}`));
   children.b.onStopped(() => seen.push(`b stopped: a asked ${children.a.signal.aborted}`));
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
 
   const stopped = lifecycle.stop();
+  t.true(lifecycle.signal.aborted);
+  t.false(children.c.signal.aborted, 'the sequence passes the stop on after stop() has returned');
+  await aborted(children.c.signal);
   t.is(lifecycle.state, 'stopping');
-  t.true(children.c.signal.aborted);
   t.false(children.b.signal.aborted);
   t.false(children.a.signal.aborted);
   assertAbortError(t, children.c.signal.reason, 'AbortError');
   t.is(children.c.signal.reason, lifecycle.signal.reason);
 
   services.c.reportStopping();
+  await flush();
   t.false(children.b.signal.aborted, 'c is stopping, not stopped');
   services.c.finish();
-  await reach(children.c, 'stopped');
+  await aborted(children.b.signal);
+  t.is(children.c.state, 'stopped');
   t.false(children.a.signal.aborted);
   t.is(children.b.signal.reason, lifecycle.signal.reason);
 
@@ -290,6 +315,7 @@ test('a child whose onStopped hook returns a slow promise keeps the child before
       }),
   );
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   const stopped = lifecycle.stop();
   await reach(children.b, 'stopped');
   await fake.tickAsync(499);
@@ -307,9 +333,10 @@ test('a stop request while the second of three children starts never starts the 
     { name: 'boot' },
   );
   const done = runToEnd(lifecycle);
+  await services.b.started();
   t.is(children.b.state, 'starting');
   const stopped = lifecycle.stop();
-  t.true(children.b.signal.aborted);
+  await aborted(children.b.signal);
   t.false(children.a.signal.aborted);
   t.is(await stopped, 'stopped');
   t.is(await done, undefined);
@@ -340,9 +367,12 @@ test('a child that reports running after the stop request does not start the nex
     c: {},
   });
   const done = runToEnd(lifecycle);
+  await services.b.started();
   const stopped = lifecycle.stop();
+  await aborted(children.b.signal);
   services.b.reportRunning();
   t.is(children.b.state, 'running');
+  await flush();
   t.is(services.c.runs.length, 0);
   t.is(lifecycle.state, 'stopping');
   t.false(children.a.signal.aborted);
@@ -359,6 +389,7 @@ test('a child that crashes when asked to stop during the start makes the sequenc
     b: { running: 'manually', whenAsked: 'crash' },
   });
   const done = runToEnd(lifecycle);
+  await services.b.started();
   t.is(await lifecycle.stop(), 'crashed');
   const error = await done;
   t.true(error instanceof ServiceCrashedError);
@@ -396,6 +427,7 @@ test('a stop deadline reaches the child stopping, and the children asked later g
     });
   }
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
   const stopped = lifecycle.stop({ timeout: 1000 });
   await reach(children.c, 'stopping');
@@ -449,6 +481,7 @@ test('a child that crashes before it runs stops the earlier ones in reverse, nev
     { name: 'boot' },
   );
   const done = runToEnd(lifecycle);
+  await services.c.started();
   const failure = new Error('port in use');
   services.c.crash(failure);
   const error = await done;
@@ -494,6 +527,7 @@ test('a child that crashes before it runs stops the earlier ones in reverse, nev
 test('a first child that crashes before it runs fails the start without starting any other', async (t) => {
   const { lifecycle, states, services } = makeSequence({ a: { running: 'manually' }, b: {} });
   const done = runToEnd(lifecycle);
+  await services.a.started();
   services.a.crash();
   const error = await done;
   t.true(error instanceof StartFailedError);
@@ -510,6 +544,7 @@ test('a child that returns before it runs fails the start with a StartFailedErro
     { name: 'boot' },
   );
   const done = runToEnd(lifecycle);
+  await services.b.started();
   services.b.finish();
   const error = await done;
   t.true(error instanceof StartFailedError);
@@ -537,6 +572,7 @@ test('a child that returns before it runs fails the start with a StartFailedErro
 test('a starting child stopped directly with child.stop() fails the start of the sequence', async (t) => {
   const { lifecycle, services, children } = makeSequence({ a: {}, b: { running: 'manually' } });
   const done = runToEnd(lifecycle);
+  await services.b.started();
   t.is(await children.b.stop(), 'stopped');
   const error = await done;
   t.true(error instanceof StartFailedError);
@@ -552,6 +588,7 @@ test('errors of the children stopped after a failed start are all reported with 
     { name: 'boot' },
   );
   const done = runToEnd(lifecycle);
+  await services.c.started();
   services.c.crash();
   const error = await done;
   t.true(error instanceof ServicesCrashedError);
@@ -586,6 +623,7 @@ test('a child that crashes after it ran, while a later one starts, drains in rev
     c: { running: 'manually' },
   });
   const done = runToEnd(lifecycle);
+  await services.c.started();
   journal.length = 0;
   services.a.crash();
   const error = await done;
@@ -614,7 +652,7 @@ test('the last child crashing after the sequence runs stops the others in revers
     { name: 'boot' },
   );
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   journal.length = 0;
   services.c.crash(new Error('out of memory'));
   const error = await done;
@@ -649,6 +687,7 @@ test('a middle child crashing after the sequence runs makes the later children s
     c: { whenAsked: 'ignore' },
   });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
   services.b.crash();
   await once(children.c.signal, 'abort');
@@ -676,6 +715,7 @@ test('a child that stops on its own after the sequence runs stops the others in 
     { name: 'boot' },
   );
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   journal.length = 0;
   services.c.finish();
   t.is(await done, undefined);
@@ -705,6 +745,7 @@ test('several children crashing during the drain make the sequence crash with a 
     c: {},
   });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.c.crash();
   const error = await done;
   t.true(error instanceof ServicesCrashedError);
@@ -727,6 +768,7 @@ test('children crashing when asked to stop make stop() resolve crashed with a Se
     c: { whenAsked: 'crash' },
   });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   t.is(await lifecycle.stop(), 'crashed');
   const error = await done;
   t.true(error instanceof ServicesCrashedError);
@@ -748,7 +790,12 @@ for (const state of ['starting', 'running', 'stopping'] as const) {
       { name: 'boot' },
     );
     const done = runToEnd(lifecycle);
-    if (state === 'stopping') void lifecycle.stop();
+    await services.a.started();
+    if (state !== 'starting') await lifecycle.whenRunning();
+    if (state === 'stopping') {
+      void lifecycle.stop();
+      await reach(lifecycle, 'stopping');
+    }
     t.is(lifecycle.state, state);
     const late = new ControlledService('late');
     const error = t.throws(() => sequence.add(late), { instanceOf: AddWhileRunningError });
@@ -773,13 +820,14 @@ for (const state of ['starting', 'running', 'stopping'] as const) {
 test('add() after the sequence has stopped adds a child that starts last with the next run', async (t) => {
   const { sequence, lifecycle, journal } = makeSequence({ a: {}, b: {} });
   const first = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await first, undefined);
   const late = new JournaledService('late', {}, journal);
   sequence.add(late);
   journal.length = 0;
   const second = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   t.deepEqual(
     journal.filter((entry) => entry.endsWith(' run')),
     ['a run', 'b run', 'late run'],
@@ -794,12 +842,15 @@ test('a sequence runs again after a failed start, and its children start from sc
     b: { running: 'manually' },
   });
   const first = runToEnd(lifecycle);
+  await services.b.started();
   services.b.crash();
   t.true((await first) instanceof StartFailedError);
+  const restarted = services.b.started();
   const second = runToEnd(lifecycle);
   t.is(lifecycle.error, undefined);
+  await restarted;
   services.b.reportRunning();
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   t.deepEqual([services.a.runs.length, services.b.runs.length], [2, 2]);
   t.false(children.a.signal.aborted);
   t.is(await lifecycle.stop(), 'stopped');
@@ -863,12 +914,16 @@ test('a pool inside a sequence starts after the child before it, and the child a
   const states = recordStates(lifecycle);
   const done = runToEnd(lifecycle);
 
+  await flush();
   t.deepEqual(journal, ['db run']);
   db.reportRunning();
+  await flush();
   t.deepEqual(journal, ['db run', 'db running', 'w1 run', 'w2 run']);
   w2.reportRunning();
+  await flush();
   t.is(web.runs.length, 0);
   w1.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal.slice(4), [
     'w2 running',
     'w1 running',
@@ -913,13 +968,16 @@ test('a sequence inside a pool starts its children one after another and stops t
   const states = recordStates(lifecycle);
   const done = runToEnd(lifecycle);
 
+  await flush();
   t.deepEqual(journal, ['cache run', 'cache running', 'db run']);
   t.is(boot.state, 'starting');
   t.is(lifecycle.state, 'starting');
   db.reportRunning();
+  await flush();
   t.deepEqual(journal.slice(3), ['db running', 'web run']);
   t.is(lifecycle.state, 'starting');
   web.reportRunning();
+  await lifecycle.whenRunning();
   t.deepEqual(journal.slice(5), ['web running', 'boot running']);
   t.is(lifecycle.state, 'running');
 
@@ -950,6 +1008,7 @@ test('a crash inside a pool inside a sequence fails the start of the sequence wi
   sequence.add(web);
   const lifecycle = new Lifecycle(sequence);
   const done = runToEnd(lifecycle);
+  await worker.started();
   worker.crash();
   const error = await done;
   t.true(error instanceof StartFailedError);
@@ -966,6 +1025,7 @@ test('the sequence logs every child transition at info with service, sequence an
   const { logger, entries } = captureLogs();
   const { lifecycle } = makeSequence({ a: {}, b: {} }, { name: 'boot', logger });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await done, undefined);
   const line = (service: string, state: State) => ({
@@ -991,6 +1051,7 @@ test('the sequence logs a child crash at error level with the sequence field and
   const { logger, entries } = captureLogs();
   const { lifecycle, services } = makeSequence({ a: {}, b: {} }, { name: 'boot', logger });
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   services.b.crash();
   t.true((await done) instanceof ServiceCrashedError);
   t.deepEqual(entries.filter((entry) => entry.level === 'error').map(fields), [
@@ -1015,6 +1076,7 @@ test('child lifecycles created by add() log hook failures to the sequence logger
   });
   const lifecycle = new Lifecycle(sequence);
   const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
   await lifecycle.stop();
   t.is(await done, undefined);
   t.deepEqual(entries.map(fields), [
@@ -1048,7 +1110,7 @@ test('a sequence of 10,000 children starts them in order and stops them in rever
   }
   const lifecycle = new Lifecycle(sequence);
   const done = runToEnd(lifecycle);
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
   t.is(started.length, count);
   t.true(started.every((value, index) => value === index));
   t.is(await lifecycle.stop(), 'stopped');

@@ -9,7 +9,9 @@ import {
 } from '../lib/index.js';
 import { spawnFixture } from './helpers/child-process.js';
 import { fakeClock } from './helpers/clock.js';
-import { captureLogs, type LogEntry } from './helpers/logs.js';
+import { nextImmediate } from './helpers/lifecycle.js';
+import { brokenLogger, captureLogs, spyOnWarnings, type LogEntry } from './helpers/logs.js';
+import { withoutFaults } from './helpers/property-run.js';
 import { reach } from './helpers/record.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
 
@@ -391,6 +393,99 @@ test.serial('handleSignals rejects bad arguments with a TypeError and adds no li
   }
   t.deepEqual(counts(), before);
 });
+
+test.serial('handleSignals rejects an unknown option with a TypeError naming it', (t) => {
+  const lifecycle = new Lifecycle(new ControlledService());
+  const counts = () => ['SIGINT', 'SIGTERM'].map((signal) => process.listenerCount(signal));
+  const before = counts();
+  const known = '`signals`, `timeout`, `grace`, `exit`, `logger`, `clock`';
+  const options = { exit: () => undefined, timout: 5_000 } as HandleSignalsOptions;
+  const error = t.throws(() => handleSignals(lifecycle, options), {
+    instanceOf: TypeError,
+    message: `Unknown option \`options.timout\`; the known options are ${known}`,
+  });
+  t.true(error.message.includes('`options.timout`') && error.message.includes('`timeout`'));
+  // A misspelled key is caught even when its value happens to be undefined.
+  t.throws(() => handleSignals(lifecycle, { timout: undefined } as HandleSignalsOptions), {
+    instanceOf: TypeError,
+    message: `Unknown option \`options.timout\`; the known options are ${known}`,
+  });
+  t.deepEqual(counts(), before);
+});
+
+test.serial('handleSignals takes a known option set to undefined as its default', async (t) => {
+  const { service, lifecycle, handlerClock, codes, entries } = signalled(
+    t,
+    { whenAsked: 'ignore' },
+    { timeout: undefined, grace: undefined },
+  );
+  const { done } = await runInBackground(lifecycle, service);
+  await sendSignal();
+  await handlerClock.fake.tickAsync(10_999);
+  t.deepEqual(codes, []);
+  await handlerClock.fake.tickAsync(1);
+  t.deepEqual(codes, [exitCodes.forced]);
+  t.like(signalLogs(entries).at(-1), {
+    reason: 'the stop took longer than 10000 ms + 1000 ms grace',
+  });
+  service.finish();
+  await done;
+});
+
+const exitScenarios = [
+  {
+    what: 'a clean stop',
+    whenAsked: 'stop',
+    signals: 1,
+    code: exitCodes.stopped,
+    calls: ['info: received signal, stopping', 'info: exiting'],
+  },
+  {
+    what: 'a crash during the stop',
+    whenAsked: 'crash',
+    signals: 1,
+    code: exitCodes.crashed,
+    calls: ['info: received signal, stopping', 'info: exiting'],
+  },
+  {
+    what: 'a second signal',
+    whenAsked: 'ignore',
+    signals: 2,
+    code: exitCodes.forced,
+    calls: ['info: received signal, stopping', 'error: forcing exit'],
+  },
+] as const;
+
+for (const how of ['throw', 'reject'] as const) {
+  const broken = how === 'throw' ? 'throws' : 'returns a rejected promise';
+  for (const { what, whenAsked, signals, code, calls } of exitScenarios) {
+    test.serial(
+      `with a logger whose every call ${broken}, ${what} still exits ${code} and nothing is left unhandled`,
+      async (t) => {
+        const warnings = spyOnWarnings(t);
+        const { logger, calls: made } = brokenLogger(how);
+        await withoutFaults(t, async () => {
+          const { service, lifecycle, codes, exited } = signalled(t, { whenAsked }, { logger });
+          const { done } = await runInBackground(lifecycle, service);
+          for (let sent = 0; sent < signals; sent++) await sendSignal();
+          t.is(await exited, code);
+          service.finish();
+          await done.catch(() => undefined);
+          await nextImmediate();
+          t.deepEqual(codes, [code]);
+        });
+        t.deepEqual(made, calls);
+        t.deepEqual(warnings, [
+          {
+            message:
+              'A logger given to overseer failed (log transport down); its calls are ignored',
+            code: 'OVERSEER_LOGGER_FAILED',
+          },
+        ]);
+      },
+    );
+  }
+}
 
 // The rest run the fixture test/fixtures/handle-signals.ts as a real process: a pool `app` of
 // services named and configured by its arguments, logging JSON lines to stdout.

@@ -7,6 +7,7 @@ import {
   Sequence,
   ServiceCrashedError,
   StartFailedError,
+  type FormatTreeOptions,
   type Snapshot,
 } from '../lib/index.js';
 import { formatDuration } from '../lib/snapshot.js';
@@ -24,9 +25,9 @@ function manualLifecycle() {
 
 // --- since and startupMs ---
 
-test('since is NaN and startupMs undefined before the first run', (t) => {
+test('since and startupMs are undefined before the first run', (t) => {
   const { lifecycle } = manualLifecycle();
-  t.true(Number.isNaN(lifecycle.since));
+  t.is(lifecycle.since, undefined);
   t.is(lifecycle.startupMs, undefined);
 });
 
@@ -71,22 +72,28 @@ test('since stays at the time of the last transition while the clock moves on', 
   t.is(lifecycle.since, 5_030);
 });
 
-test('startupMs keeps fractions of a millisecond to the microsecond, and hours exactly', async (t) => {
+test('startupMs is the clock time from starting to running as measured, fractions of a millisecond and hours alike', async (t) => {
   let now = 1_000.123_456_7;
   const clock = { now: () => now, setTimeout, clearTimeout };
   const service = new ControlledService('svc', { running: 'manually' });
   const lifecycle = new Lifecycle(service, { clock });
+  let started = service.started();
   const done = lifecycle.run();
+  const began = now;
+  await started;
   now += 0.250_543_4;
   service.reportRunning();
-  t.is(lifecycle.startupMs, 0.251);
+  t.is(lifecycle.startupMs, now - began, 'not rounded');
   await lifecycle.stop();
   await done;
 
+  started = service.started();
   const slow = lifecycle.run();
-  now += 3 * 60 * 60 * 1000; // longer than a small integer of microseconds can hold
+  const slowBegan = now;
+  await started;
+  now += 3 * 60 * 60 * 1000;
   service.reportRunning();
-  t.is(lifecycle.startupMs, 10_800_000);
+  t.is(lifecycle.startupMs, now - slowBegan);
   await lifecycle.stop();
   await slow;
 });
@@ -145,13 +152,13 @@ test('a run that never reaches running leaves startupMs undefined, even after a 
 
 // --- snapshot() ---
 
-test('snapshot() of a lifecycle that never ran shows stopped, since NaN and no startupMs', (t) => {
+test('snapshot() of a lifecycle that never ran shows stopped, no since and no startupMs', (t) => {
   const { lifecycle } = manualLifecycle();
   const snapshot = lifecycle.snapshot();
   t.deepEqual(snapshot, {
     name: 'svc',
     state: 'stopped',
-    since: NaN,
+    since: undefined,
     startupMs: undefined,
     children: [],
   });
@@ -205,6 +212,7 @@ test('a snapshot is a copy: it does not change when the lifecycle does', async (
 test('snapshot() has an error only when crashed, and it is lifecycle.error', async (t) => {
   const { service, lifecycle, fake } = manualLifecycle();
   const first = runToEnd(lifecycle);
+  await service.started();
   service.reportRunning();
   await fake.tickAsync(300);
   const error = new Error('disk full');
@@ -224,10 +232,12 @@ test('snapshot() has an error only when crashed, and it is lifecycle.error', asy
   t.is(crashed.error, error);
 
   // The next run clears it.
+  const started = service.started();
   const second = lifecycle.run();
   const starting = lifecycle.snapshot();
   t.is(starting.state, 'starting');
   t.false('error' in starting);
+  await started;
   service.reportRunning();
   service.finish();
   await second;
@@ -361,7 +371,7 @@ test('snapshot() of a chain of 10,000 nested pools does not overflow the stack',
   parent.add(leaf);
   const lifecycle = new Lifecycle(root, { clock });
   const done = lifecycle.run();
-  t.is(lifecycle.state, 'running');
+  await lifecycle.whenRunning();
 
   const snapshot = lifecycle.snapshot();
   // Walked with a loop: a recursive deepEqual would itself overflow.
@@ -403,7 +413,7 @@ test('a lifecycle reachable twice (the same pool added twice) is listed once', (
 });
 
 test('a lifecycle reachable twice is listed under its first parent, the one formatTree draws first', (t) => {
-  const never = { state: 'stopped', since: NaN, startupMs: undefined } as const;
+  const never = { state: 'stopped', since: undefined, startupMs: undefined } as const;
   const snapshot = poolAddedTwice().snapshot();
   t.deepEqual(snapshot, {
     name: 'outer',
@@ -427,7 +437,7 @@ test('a lifecycle reachable twice is listed under its first parent, the one form
 test('a pool added to itself snapshots without looping', (t) => {
   const pool = new Pool({ name: 'loop' });
   pool.add(pool);
-  const never = { state: 'stopped', since: NaN, startupMs: undefined } as const;
+  const never = { state: 'stopped', since: undefined, startupMs: undefined } as const;
   t.deepEqual(new Lifecycle(pool).snapshot(), {
     name: 'loop',
     ...never,
@@ -462,6 +472,7 @@ test('formatTree draws a running tree with ├──, └── and │ down to 
   redis.reportRunning(); // caches runs at 1,500 ms: the sequence starts db
   await fake.tickAsync(700);
   db.reportRunning(); // everything runs at 2,200 ms
+  await lifecycle.whenRunning();
 
   t.is(
     formatTree(lifecycle.snapshot(), { now: 12_200 }),
@@ -538,9 +549,11 @@ test('with the real clock, since is ms since the Unix epoch and formatTree measu
   const service = new ControlledService('svc');
   const lifecycle = new Lifecycle(service);
   const done = lifecycle.run();
+  await lifecycle.whenRunning();
+  const since = lifecycle.since ?? Number.NaN;
   // A sanity bound on the clock's origin, not a timing measurement: `performance.now()` alone
   // would be a few hundred ms here, not ~1.7e12.
-  t.true(Math.abs(lifecycle.since - Date.now()) < 1_000, `since: ${lifecycle.since}`);
+  t.true(Math.abs(since - Date.now()) < 1_000, `since: ${since}`);
   t.regex(formatTree(lifecycle.snapshot()), /^svc: running for \d+ ms \(started in \d+ ms\)$/);
   await lifecycle.stop();
   await done;
@@ -592,6 +605,37 @@ test('formatTree throws a TypeError when options.now is NaN or infinite', (t) =>
       message: /`options\.now`/,
     });
   }
+});
+
+test('formatTree rejects an unknown option with a TypeError naming it', (t) => {
+  const snapshot: Snapshot = {
+    name: 'svc',
+    state: 'running',
+    since: 0,
+    startupMs: 0,
+    children: [],
+  };
+  const error = t.throws(() => formatTree(snapshot, { now: 0, color: true } as FormatTreeOptions), {
+    instanceOf: TypeError,
+    message: 'Unknown option `options.color`; the known options are `now`',
+  });
+  t.true(error.message.includes('color`') && error.message.includes('`now`'));
+});
+
+test('formatTree takes options.now set to undefined as the current time', (t) => {
+  const snapshot: Snapshot = {
+    name: 'svc',
+    state: 'running',
+    since: 0,
+    startupMs: 3,
+    children: [],
+  };
+  t.is(formatTree(snapshot, { now: 0 }), 'svc: running for 0 ms (started in 3 ms)');
+  // Decades since the epoch, shown in hours.
+  t.regex(
+    formatTree(snapshot, { now: undefined }),
+    /^svc: running for \d{6,} h \d+ min \(started in 3 ms\)$/,
+  );
 });
 
 // --- formatDuration ---

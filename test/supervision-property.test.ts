@@ -20,9 +20,11 @@ import {
 // running or not, crash at start or later, stop on their own, hang until the shutdown deadline
 // or stop promptly, all on one fake clock. SupervisionHarness (test/helpers/supervision-model.ts)
 // logs every start, report of running, stop request and end, and checks at each of them and after
-// every step: start order follows the dependencies, stop order is the reverse, nothing is asked to
-// stop twice or run twice at once, transitions follow the SPEC table, groups and restarters end as
-// their children's ends say, and once the root has ended nothing runs, no timer is pending and no
+// every step: no call into the library makes an event of another lifecycle before it returns,
+// start order follows the dependencies, nothing starts once its group or restarter was asked to
+// stop, stop order is the reverse, nothing is asked to stop twice or run twice at once, transitions
+// follow the SPEC table, every run has its own shutdownSignal, groups and restarters end as their
+// children's ends say, and once the root has ended nothing runs, no timer is pending and no
 // listener is left on a caller's signal. Each scenario ends with stop({ timeout }) and the clock
 // moved past the deadline.
 

@@ -68,6 +68,8 @@ async function setup(start: Start): Promise<Fixture> {
   let done = Promise.resolve<Error | undefined>(undefined);
   if (start !== 'never run') {
     done = runToEnd(lifecycle);
+    // run() calls the service in a microtask.
+    await service.started();
     if (start !== 'starting') service.reportRunning();
     if (start === 'stopping') service.reportStopping();
     if (start === 'stopped') service.finish();
@@ -165,6 +167,7 @@ test('whenRunning() on an idle lifecycle rejects with NotRunningError when the n
     message: 'Service "svc" crashed before it was running',
   });
   const done = runToEnd(fixture.lifecycle);
+  await fixture.service.started();
   fixture.service.crash();
   const error = await rejection;
   t.is(error.state, 'crashed');
@@ -319,6 +322,7 @@ test('whenRunning({ timeout }) on a lifecycle that never ran times out and the l
   t.is(fixture.lifecycle.state, 'stopped');
   t.is(fixture.listeners(), 0);
   fixture.done = runToEnd(fixture.lifecycle);
+  await fixture.service.started();
   fixture.service.reportRunning();
   await fixture.lifecycle.whenRunning({ timeout: 50 });
   t.is(fixture.pending(), 0);
@@ -461,8 +465,9 @@ const whenRunningRoutes: Record<string, Route> = {
   'the lifecycle that never ran reports running in its next run': {
     start: 'never run',
     holds: waitingFor,
-    settle: (fixture) => {
+    settle: async (fixture) => {
       fixture.done = runToEnd(fixture.lifecycle);
+      await fixture.service.started();
       fixture.service.reportRunning();
     },
     outcome: 'fulfilled',

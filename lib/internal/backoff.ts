@@ -96,10 +96,25 @@ export class RestartBudget {
     return this.#delay(this.#failures.length);
   }
 
-  /** The delay before restart number `count` within the window. */
+  /** The delay before restart number `count` within the window: finite, from 0 to maxDelay. */
   #delay(count: number): number {
     const { initialDelay, maxDelay, factor, jitter } = this.#settings;
-    const delay = Math.min(maxDelay, initialDelay * factor ** (count - 1));
-    return Math.round(delay * (1 - jitter * this.#random()));
+    // factor ** (count - 1) overflows to Infinity, and 0 × Infinity is NaN.
+    const delay = initialDelay === 0 ? 0 : Math.min(maxDelay, initialDelay * factor ** (count - 1));
+    const jittered = Math.round(delay * (1 - jitter * unitInterval(this.#random())));
+    // Rounding up can pass a maxDelay that is not a whole number.
+    return Math.min(maxDelay, jittered);
   }
+}
+
+// The largest double below 1.
+const belowOne = 1 - Number.EPSILON / 2;
+
+/**
+ * `value` clamped into [0, 1), so that a user's `random()` returning NaN, a negative number or
+ * one >= 1 can neither lengthen a delay past maxDelay nor make it negative.
+ */
+function unitInterval(value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0)) return 0;
+  return value < 1 ? value : belowOne;
 }

@@ -59,6 +59,15 @@ export class Deadline {
     const timer = this.#timer;
     if (timer === undefined) return;
     this.#timer = undefined; // forgotten first: a clock that throws is not asked twice
-    this.#clock.clearTimeout(timer);
+    try {
+      this.#clock.clearTimeout(timer);
+    } catch (error) {
+      // A timer that cannot be cleared will fire into a run that has moved on, which ignores it:
+      // no reason to crash or hang the run. Reported, never swallowed silently.
+      const detail = error instanceof Error ? error.message : String(error);
+      process.emitWarning(`A clock given to overseer failed to clear a timer (${detail})`, {
+        code: 'OVERSEER_CLOCK_FAILED',
+      });
+    }
   }
 }

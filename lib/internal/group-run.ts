@@ -8,21 +8,30 @@ import {
   ServicesCrashedError,
   StartFailedError,
 } from '../errors.js';
-import { internals, type Lifecycle } from '../lifecycle.js';
-import type { Logger } from '../logger.js';
-import { logs } from './log.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { State } from '../state.js';
+import {
+  logChildChange,
+  logStragglersOf,
+  stragglersOf,
+  type GroupLogSettings,
+} from './group-log.js';
+import type { Straggler } from './stragglers.js';
+import {
+  expireRun,
+  observeRun,
+  reportStopping,
+  startRun,
+  stopRun,
+  type Composite,
+  type Owner,
+} from './protocol.js';
 import { stopRequestedReason } from './reasons.js';
-import { logStragglers, type Straggler } from './stragglers.js';
-import { enqueue, runNow, type Step } from './scheduler.js';
-import { childChangedStep, type StopObserver, type Supervisor } from './protocol.js';
-import { isActive, type State } from '../state.js';
+import { reactionFailed, schedule } from './scheduler.js';
 
 /** What a run of a group (a pool, a sequence) needs to know about the group; one per group. */
-export interface GroupSettings {
-  /** `'pool'` or `'sequence'`: the field naming the group in log metadata and messages. */
+export interface GroupSettings extends GroupLogSettings {
   readonly kind: 'pool' | 'sequence';
-  readonly name: string;
-  readonly logger: Logger;
   /** Measures how long children have been stopping, for the log at the deadline. */
   readonly clock: Clock;
   /**
@@ -44,13 +53,14 @@ export interface GroupOfRun {
 const notReached = Symbol('not reached');
 
 /**
- * One run of a group of children: which run, which have ended, and how the group ends.
+ * One run of a group of children: which run, which have ended, and how the group ends. Every
+ * method but `start` is a reaction, run by the scheduler after the call that caused it.
  *
  * Without a start order (a plain pool) every child starts at once and is stopped at once. With
  * one, a child starts once everything it depends on runs, and is asked to stop once everything
  * that depends on it has ended: independent children still start and stop in parallel.
  */
-export class GroupRun implements Supervisor, StopObserver {
+export class GroupRun implements Owner, Composite {
   readonly #group: GroupOfRun;
   readonly #settings: GroupSettings;
   readonly #lifecycle: Lifecycle;
@@ -59,15 +69,14 @@ export class GroupRun implements Supervisor, StopObserver {
   readonly #done = defer<undefined>();
   readonly #errors: Error[] = [];
   #started = 0;
-  #running = 0;
+  // How many children have reported running in this run (each does so at most once).
+  #ran = 0;
   #ended = 0;
   #draining = false;
   #failed = false;
   #stopReason: unknown;
   #deadlineReason: unknown = notReached;
-  // A double from the start (not the small integer 0): the clock's time stored later then keeps
-  // the hidden class, instead of deprecating it for a new one in every short-lived program.
-  #drainStartedAt = NaN;
+  #drainStartedAt: number | undefined;
   // A drainDelay under way: its timer (none for Infinity) and the stop reason it will pass on.
   #delaying = false;
   #delayTimer: unknown;
@@ -86,49 +95,23 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#order = order && new OrderProgress(order, children);
   }
 
+  /** Called by the group's `runWithLifecycle`: the children start in a reaction. */
   start(): Promise<undefined> {
-    internals.observeStops(this.#lifecycle, this);
+    this.#lifecycle[observeRun](this);
     // Asked to stop before it began (say, by an onStarting hook): start no child at all.
     if (this.#lifecycle.shouldStop()) this.#drain(this.#lifecycle.signal.reason);
     else if (this.#children.length === 0) this.#lifecycle.running();
-    // One step starts the first children: a child that is itself a group starts its own children
-    // in a step of its own, so the stack does not grow with the depth of the tree.
-    else enqueue(startChildrenStep, this, undefined, undefined);
+    else schedule(startChildren, this, undefined, undefined);
     return this.#done.promise;
-  }
-
-  startChildren(): void {
-    const order = this.#order;
-    for (let index = 0; index < this.#children.length; index++) {
-      // A child could not start, or a stop came first (maybe waiting out a drain delay): start no
-      // more.
-      if (this.#draining || this.#delaying) break;
-      if (order === undefined || order.waitingFor[index] === 0) this.#startChild(index);
-    }
-  }
-
-  noticeChange(child: Lifecycle, state: State): void {
-    const logs = this.#logsInfo();
-    if (state === 'running' && !logs && this.#order === undefined) {
-      // Counted at once: only the last child to run needs a step, to report the group running.
-      if (++this.#running === this.#children.length) {
-        enqueue(reportRunningStep, this, undefined, undefined);
-      }
-    } else if (logs || state === 'running' || state === 'crashed') {
-      enqueue(childChangedStep, this, child, state);
-    }
-  }
-
-  reportRunning(): void {
-    this.#lifecycle.running();
   }
 
   childChanged(child: Lifecycle, state: State): void {
     // Logged first, so the child's line comes before the lines of the group it makes run.
-    this.#log(child, state);
+    logChildChange(this.#settings, child, state);
     if (state !== 'running') return;
-    if (this.#order) this.#ran(this.#order, child);
-    if (++this.#running === this.#children.length) this.#lifecycle.running();
+    this.#ran++;
+    if (this.#order) this.#startDependents(this.#order, child);
+    if (this.#ran === this.#children.length) this.#reportRunningIfAllRun();
   }
 
   childEnded(child: Lifecycle, error: Error | undefined): void {
@@ -156,38 +139,33 @@ export class GroupRun implements Supervisor, StopObserver {
       return;
     }
     // Report stopping now, so probes see it, and stop the children once the delay has passed.
-    internals.reportStopping(this.#lifecycle);
+    this.#lifecycle[reportStopping]();
     this.#delaying = true;
     this.#delayedReason = reason;
     if (drainDelay === Infinity) return; // until the deadline
     this.#delayTimer = clock.setTimeout(() => {
       this.#delayTimer = undefined;
-      runNow(delayedDrainStep, this, undefined, undefined);
+      schedule(drainAfterDelay, this, undefined, undefined);
     }, drainDelay);
   }
 
-  /** The drain delay has passed. */
-  drainAfterDelay(): void {
-    this.#drain(this.#delayedReason);
-  }
-
-  deadlineReached(reason: unknown): void {
+  deadlinePassed(reason: unknown): void {
     // The deadline cuts a drain delay short: the children are asked to stop first.
     if (this.#delaying) this.#drain(this.#delayedReason);
     this.#deadlineReason = reason;
-    this.#reportStragglers();
+    const stragglers = this.#stragglers();
     const order = this.#order;
     this.#children.forEach((child, index) => {
       // With an order, a child not yet asked to stop gets the deadline when it is asked.
-      if (order === undefined || order.has(index, askedToStop)) {
-        internals.expireChild(child, this, reason);
-      }
+      if (order === undefined || order.has(index, askedToStop)) child[expireRun](this, reason);
     });
+    // Only now: the deadline must reach the children whatever the logger does.
+    logStragglersOf(this.#settings, stragglers);
   }
 
-  fail(error: Error): void {
-    // The first failure of the group's own machinery is the one to report; later ones (a logger
-    // that throws at every call) are consequences of it.
+  [reactionFailed](error: Error): void {
+    // The first failure of the group's own machinery is the one to report; later ones are
+    // consequences of it.
     if (this.#failed) return;
     this.#failed = true;
     this.#errors.push(error);
@@ -195,18 +173,41 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#finishIfDone();
   }
 
-  #logsInfo(): boolean {
-    try {
-      return logs(this.#settings.logger, 'info');
-    } catch {
-      return true; // the logger is broken: let the log call itself fail, in the group's reaction
+  /** Starts every child that waits for nothing (all of them, without an order). */
+  startChildren(): void {
+    const order = this.#order;
+    for (let index = 0; index < this.#children.length; index++) {
+      if (this.#stopsStarting()) break;
+      if (order === undefined || order.waitingFor[index] === 0) this.#startChild(index);
     }
+  }
+
+  /** The drain delay has passed. */
+  drainAfterDelay(): void {
+    if (this.#delaying) this.#drain(this.#delayedReason);
+  }
+
+  /**
+   * Every child has reported running: the group runs if each of them still does. One that is
+   * already stopping (a child pool draining) will end, and the group drain, so it never runs.
+   */
+  #reportRunningIfAllRun(): void {
+    if (this.#draining || this.#delaying) return;
+    if (this.#children.every((child) => child.state === 'running')) this.#lifecycle.running();
+  }
+
+  /**
+   * Whether no more children may start: a child could not start, or a stop came first — maybe
+   * not heard yet (its reaction is queued behind this one), maybe waiting out a drain delay.
+   */
+  #stopsStarting(): boolean {
+    return this.#draining || this.#delaying || this.#lifecycle.shouldStop();
   }
 
   #startChild(index: number): void {
     const child = this.#children[index] as Lifecycle;
-    if (!internals.startChild(child, this, this.#lifecycle)) {
-      this.fail(new AlreadyRunningError(child.name));
+    if (!child[startRun](this)) {
+      this[reactionFailed](new AlreadyRunningError(child.name));
       return;
     }
     this.#started++;
@@ -214,9 +215,9 @@ export class GroupRun implements Supervisor, StopObserver {
   }
 
   /** `child` reports running for the first time: start what was waiting only for it. */
-  #ran(order: OrderProgress, child: Lifecycle): void {
+  #startDependents(order: OrderProgress, child: Lifecycle): void {
     for (const dependent of order.ran(child)) {
-      if (this.#draining || this.#delaying) return;
+      if (this.#stopsStarting()) return;
       this.#startChild(dependent);
     }
   }
@@ -227,11 +228,11 @@ export class GroupRun implements Supervisor, StopObserver {
     this.#stopReason = reason;
     this.#cancelDelay();
     this.#drainStartedAt = this.#settings.clock.now();
-    internals.reportStopping(this.#lifecycle);
+    this.#lifecycle[reportStopping]();
     const order = this.#order;
     // The group's deadline cannot have passed yet: a stop request always reaches it first.
     if (order === undefined) {
-      for (const child of this.#children) internals.stopChild(child, this, reason);
+      for (const child of this.#children) child[stopRun](this, reason);
     } else {
       for (let index = 0; index < this.#children.length; index++) {
         if (order.free(index)) this.#askToStop(order, index);
@@ -250,10 +251,8 @@ export class GroupRun implements Supervisor, StopObserver {
   #askToStop(order: OrderProgress, index: number): void {
     const child = this.#children[index] as Lifecycle;
     order.askToStop(index, this.#settings.clock.now());
-    internals.stopChild(child, this, this.#stopReason);
-    if (this.#deadlineReason !== notReached) {
-      internals.expireChild(child, this, this.#deadlineReason);
-    }
+    child[stopRun](this, this.#stopReason);
+    if (this.#deadlineReason !== notReached) child[expireRun](this, this.#deadlineReason);
   }
 
   #cancelDelay(): void {
@@ -272,19 +271,11 @@ export class GroupRun implements Supervisor, StopObserver {
     else this.#done.reject(errors.length === 1 ? errors[0] : new ServicesCrashedError(errors));
   }
 
-  /** Names, at warn level, every child still running or stopping when the deadline passed. */
-  #reportStragglers(): void {
-    const { logger, clock, kind, name } = this.#settings;
-    if (!logs(logger, 'warn')) return;
-    const now = clock.now();
-    const stragglers: Straggler[] = [];
-    this.#children.forEach((child, index) => {
-      if (!isActive(child.state)) return;
-      const since = this.#order ? this.#order.askedAt(index) : this.#drainStartedAt;
-      const stoppingMs = since === undefined ? undefined : Math.round(now - since);
-      stragglers.push({ service: child.name, state: child.state, stoppingMs });
-    });
-    logStragglers(logger, { [kind]: name }, stragglers);
+  /** The children still running, stopping or held by a hook, for the line at the deadline. */
+  #stragglers(): Straggler[] {
+    const order = this.#order;
+    const askedAt = (index: number) => (order ? order.askedAt(index) : this.#drainStartedAt);
+    return stragglersOf(this.#settings, this.#children, askedAt);
   }
 
   #childEndedReason(child: Lifecycle, error: Error | undefined): DOMException {
@@ -294,49 +285,16 @@ export class GroupRun implements Supervisor, StopObserver {
       `${capitalized(kind)} "${name}" is stopping because service "${child.name}" ${how}`,
     );
   }
-
-  #log(child: Lifecycle, state: State): void {
-    const { logger, kind, name } = this.#settings;
-    if (state === 'crashed') {
-      if (logs(logger, 'error')) {
-        logger.error('service crashed', {
-          service: child.name,
-          [kind]: name,
-          state,
-          error: child.error,
-        });
-      }
-    } else if (logs(logger, 'info')) {
-      logger.info(`service ${state}`, { service: child.name, [kind]: name, state });
-    }
-  }
 }
 
 function capitalized(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
-const failGroup = (group: GroupRun, error: Error): void => {
-  group.fail(error);
-};
+function startChildren(group: GroupRun): void {
+  group.startChildren();
+}
 
-const delayedDrainStep: Step<GroupRun, undefined, undefined> = {
-  run: (group) => {
-    group.drainAfterDelay();
-  },
-  fail: failGroup,
-};
-
-const reportRunningStep: Step<GroupRun, undefined, undefined> = {
-  run: (group) => {
-    group.reportRunning();
-  },
-  fail: failGroup,
-};
-
-const startChildrenStep: Step<GroupRun, undefined, undefined> = {
-  run: (group) => {
-    group.startChildren();
-  },
-  fail: failGroup,
-};
+function drainAfterDelay(group: GroupRun): void {
+  group.drainAfterDelay();
+}

@@ -1,19 +1,18 @@
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { StartOrder } from './dependencies.js';
 import { AddWhileRunningError, AlreadyRunningError } from '../errors.js';
 import { GroupRun, type GroupSettings } from './group-run.js';
-import { Lifecycle, LifecycleSettings } from '../lifecycle.js';
-import { keepShape } from './keep-shape.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { Lifecycle } from '../lifecycle.js';
+import { LifecycleSettings, settingsOf } from './lifecycle-settings.js';
+import type { Logger } from '../logger.js';
 import { restartable, type RestartPolicy } from '../restarter.js';
 import type { Service } from '../service.js';
 import {
-  assertClock,
   assertDuration,
-  assertLogger,
   assertName,
-  assertObject,
+  assertOptions,
   invalid,
+  withoutUndefined,
 } from './validate.js';
 
 /** Options of the {@link Pool} and {@link Sequence} constructors. */
@@ -38,6 +37,8 @@ export interface GroupOptions {
   hookTimeout?: number;
 }
 
+const known = ['name', 'logger', 'clock', 'drainDelay', 'hookTimeout'] as const;
+
 /**
  * What a pool and a sequence share: their children, the options every child's lifecycle gets,
  * and the run in progress. The group's own class decides the start order.
@@ -54,14 +55,21 @@ export class Group {
 
   /** @throws {TypeError} when `options` or one of them is malformed. */
   constructor(kind: GroupSettings['kind'], strictStart: boolean, options: GroupOptions) {
-    assertObject(options, 'options');
-    const { name = kind, logger = silentLogger, clock = systemClock, drainDelay = 0 } = options;
+    assertOptions(options, 'options', known);
+    const { name = kind, drainDelay = 0, logger, clock, hookTimeout } = options;
     assertName(name, 'options.name');
-    assertLogger(logger, 'options.logger');
-    assertClock(clock, 'options.clock');
     assertDuration(drainDelay, 'options.drainDelay');
-    this.settings = Object.freeze({ kind, name, logger, clock, strictStart, drainDelay });
-    this.#childOptions = new LifecycleSettings(logger, clock);
+    // The children's options, checked once: one object shared by every child.
+    this.#childOptions = settingsOf(withoutUndefined({ logger, clock, hookTimeout }));
+    const settings = this.#childOptions;
+    this.settings = Object.freeze({
+      kind,
+      name,
+      logger: settings.logger,
+      clock: settings.clock,
+      strictStart,
+      drainDelay,
+    });
   }
 
   /** The children's lifecycles, in the order they were added. */
@@ -122,13 +130,3 @@ export class Group {
     if (this.#run === run) this.#run = undefined;
   }
 }
-
-// (The idle Pool in pool.ts keeps a Group; this keeps a run.)
-keepShape(
-  new GroupRun(
-    new Group('pool', false, {}),
-    new Lifecycle({ name: 'idle', runWithLifecycle: () => undefined }),
-    [],
-    undefined,
-  ),
-);

@@ -1,48 +1,54 @@
 import { EventEmitter } from 'eventemitter3';
+import type { Clock } from '../clock.js';
 import type { Lifecycle } from '../lifecycle.js';
+import type { HookEvent, LifecycleEvents } from '../lifecycle-events.js';
 import type { Logger } from '../logger.js';
 import type { Service } from '../service.js';
-import type { HookEvent, LifecycleEvents } from '../lifecycle-events.js';
+import type { State } from '../state.js';
+import { log } from './log.js';
+import { isThenable } from './thenable.js';
 import { invalid } from './validate.js';
 
 type Hook = (...args: unknown[]) => unknown;
 
-/** Where a run keeps the promises its hooks return; the list is created by the first one. */
-export interface HookPromises {
-  hookPromises: Promise<unknown>[] | undefined;
+/** Where the promises a run's hooks return are kept until the run settles. */
+export interface HookSink {
+  hookReturned(promise: PromiseLike<unknown>, event: HookEvent, hooks: Hooks): void;
 }
 
-/** Where the hooks of one emission report: set for the duration of `emit` and `report`. */
-let currentHooks: Hooks | undefined;
-let currentEvent: HookEvent = 'stateChange';
-let currentPending: HookPromises | undefined;
+/** One call of `emit`: what every hook it calls reports to. Passed as the hooks' last argument. */
+interface Emission {
+  readonly hooks: Hooks;
+  readonly sink: HookSink;
+  readonly event: HookEvent;
+}
 
 /**
  * Every hook is registered as `invokeHook` with the user's function as the listener's context,
  * so eventemitter3 keeps handling `on`/`once`/`off` while each call is isolated: eventemitter3
  * lets a throwing listener throw into `emit` (skipping the rest) and ignores returned promises.
  */
-function invokeHook(this: Hook, service: unknown, lifecycle: unknown, extra: unknown): void {
-  const hooks = currentHooks as Hooks;
-  const event = currentEvent;
+function invokeHook(
+  this: Hook,
+  service: unknown,
+  lifecycle: unknown,
+  extra: unknown,
+  emission: Emission,
+): void {
   try {
-    // Fixed parameters, not a rest array: this runs for every hook at every transition.
     const result = extra === undefined ? this(service, lifecycle) : this(service, lifecycle, extra);
-    if (isThenable(result) && currentPending) {
-      (currentPending.hookPromises ??= []).push(hooks.guard(result, event));
-    }
+    if (isThenable(result)) emission.sink.hookReturned(result, emission.event, emission.hooks);
   } catch (error) {
-    hooks.report(error, event);
+    emission.hooks.report(error, emission.event);
   }
 }
 
 /** The same isolation for `'hookError'` listeners, whose own failures are only logged. */
-function invokeHookErrorListener(this: Hook, error: unknown, event: HookEvent): void {
-  const hooks = currentHooks as Hooks;
+function invokeHookErrorListener(this: Hook, error: unknown, event: HookEvent, hooks: Hooks): void {
   try {
     const result = this(error, event);
     if (isThenable(result)) {
-      Promise.resolve(result).then(undefined, (listenerError: unknown) => {
+      result.then(undefined, (listenerError: unknown) => {
         hooks.log('hookError listener failed', 'hookError', listenerError);
       });
     }
@@ -52,32 +58,30 @@ function invokeHookErrorListener(this: Hook, error: unknown, event: HookEvent): 
 }
 
 function invokerOf(event: keyof LifecycleEvents): Hook {
-  return event === 'hookError' ? (invokeHookErrorListener as Hook) : invokeHook;
+  return event === 'hookError' ? (invokeHookErrorListener as Hook) : (invokeHook as Hook);
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
-}
-
-/** A lifecycle's listeners, and the isolation every hook call goes through. */
+/** A lifecycle's hooks and listeners, and the isolation every call of one goes through. */
 export class Hooks {
-  /** True while the lifecycle's hooks run (kept here: only a lifecycle with hooks needs it). */
+  /** True while the lifecycle's hooks run: a transition they ask for waits until they are done. */
   emitting = false;
+  /** The transitions the hooks asked for while they ran, made once they are done, in order. */
+  readonly requested: State[] = [];
+  /** When hooks' promises began, for `hookTimeout`. */
+  readonly clock: Clock;
+  /** The service's name, for logs and `HookTimeoutError`. */
+  readonly service: string;
   readonly #emitter = new EventEmitter();
   readonly #logger: Logger;
-  readonly #service: string;
 
-  constructor(logger: Logger, service: string) {
+  constructor(logger: Logger, clock: Clock, service: string) {
     this.#logger = logger;
-    this.#service = service;
+    this.clock = clock;
+    this.service = service;
   }
 
   /** Whether `event` has listeners, so a caller can skip building its arguments. */
-  listens(event: HookEvent): boolean {
+  listens(event: keyof LifecycleEvents): boolean {
     return this.#emitter.listenerCount(event) > 0;
   }
 
@@ -98,62 +102,24 @@ export class Hooks {
   }
 
   /**
-   * Calls the listeners of `event` in the order they were added; each promise they return is
-   * added (already guarded against rejection) to `pending.hookPromises`.
+   * Calls the listeners of `event` in the order they were added, each isolated; the promises they
+   * return go to `sink`.
    */
-  emit(
-    pending: HookPromises,
-    event: HookEvent,
-    service: Service,
-    lifecycle: Lifecycle,
-    extra?: unknown,
-  ): void {
+  emit(sink: HookSink, event: HookEvent, service: Service, lifecycle: Lifecycle, extra?: unknown) {
     if (!this.listens(event)) return;
-    const outerHooks = currentHooks;
-    const outerEvent = currentEvent;
-    const outerPending = currentPending;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the emission's sink, restored below
-    currentHooks = this;
-    currentEvent = event;
-    currentPending = pending;
-    try {
-      if (extra === undefined) this.#emitter.emit(event, service, lifecycle);
-      else this.#emitter.emit(event, service, lifecycle, extra);
-    } finally {
-      currentHooks = outerHooks;
-      currentEvent = outerEvent;
-      currentPending = outerPending;
-    }
-  }
-
-  /** A promise that fulfils once `result` settles, reporting a rejection instead of passing it on. */
-  guard(result: PromiseLike<unknown>, event: HookEvent): Promise<unknown> {
-    return Promise.resolve(result).then(undefined, (error: unknown) => {
-      this.report(error, event);
-    });
+    const emission: Emission = { hooks: this, sink, event };
+    this.#emitter.emit(event, service, lifecycle, extra, emission);
   }
 
   /** Logs a hook's failure and emits `'hookError'` `(error, event)`. */
   report(error: unknown, event: HookEvent): void {
     this.log('lifecycle hook failed', event, error);
-    const outer = currentHooks;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the emission's sink, restored below
-    currentHooks = this;
-    try {
-      this.#emitter.emit('hookError', error, event);
-    } finally {
-      currentHooks = outer;
-    }
+    this.#emitter.emit('hookError', error, event, this);
   }
 
-  /** Logs at error level; a logger that throws is ignored. */
+  /** Logs at error level, through the guard: a broken logger changes nothing. */
   log(message: string, event: keyof LifecycleEvents, error: unknown): void {
-    try {
-      this.#logger.error(message, { service: this.#service, event, error });
-    } catch {
-      // A hook's failure must never change the service's state (SPEC), and a broken logger is
-      // no reason to crash a service either: the report is dropped.
-    }
+    log(this.#logger, 'error', message, { service: this.service, event, error });
   }
 }
 

@@ -1,62 +1,68 @@
+/**
+ * The package-internal protocol between a lifecycle and the composite service that owns it (a
+ * pool, a sequence, a restarter). Symbol-keyed, so it is invisible to users and never confused
+ * with a property a user's object happens to have.
+ */
 import type { Lifecycle } from '../lifecycle.js';
-import type { Step } from './scheduler.js';
+import type { HookEvent } from '../lifecycle-events.js';
 import type { State } from '../state.js';
+import type { Reactor } from './scheduler.js';
 
-/** How a composite service (a pool) hears from the children it runs. */
-export interface Supervisor {
-  /**
-   * `child` moved to `state`, called inside the transition (its hooks have run). It reacts in a
-   * step of its own, enqueued here (`childChangedStep`), or not at all: a pool with nothing to log
-   * counts `running` children here and enqueues one step when the last one runs. Must not throw.
-   */
-  noticeChange(child: Lifecycle, state: State): void;
-  /** The step `noticeChange` enqueued for `child`'s move to `state`. */
+/** `lifecycle[startRun](owner)`: starts a run owned by `owner`; false if a run is in progress. */
+export const startRun: unique symbol = Symbol('overseer.startRun');
+/** `lifecycle[stopRun](owner, reason)`: asks the run `owner` started to stop. */
+export const stopRun: unique symbol = Symbol('overseer.stopRun');
+/** `lifecycle[expireRun](owner, reason)`: passes `owner`'s deadline on to the run it started. */
+export const expireRun: unique symbol = Symbol('overseer.expireRun');
+/** `lifecycle[observeRun](composite)`: tells `composite` of this run's stop and deadline. */
+export const observeRun: unique symbol = Symbol('overseer.observeRun');
+/** `lifecycle[reportStopping]()`: `stopping()` without building the shutdown signal. */
+export const reportStopping: unique symbol = Symbol('overseer.reportStopping');
+/** `lifecycle[heldByHook]()`: the event of a hook whose promise holds the ending run, if any. */
+export const heldByHook: unique symbol = Symbol('overseer.heldByHook');
+/** `service[childLifecycles]`: the lifecycles a composite service runs (snapshots, health). */
+export const childLifecycles: unique symbol = Symbol('overseer.childLifecycles');
+
+/** What an owner hears from the children it runs, each in a reaction of its own. */
+export interface Owner extends Reactor {
+  /** `child` moved to `state` (its own hooks have run). */
   childChanged(child: Lifecycle, state: State): void;
-  /** `child`'s run has ended and settled (its hooks' promises included); `error` if it crashed. */
+  /** `child`'s run has ended and settled, its hooks' promises included; `error` if it crashed. */
   childEnded(child: Lifecycle, error: Error | undefined): void;
-  /** The supervisor's own reaction threw: it must end its run with `error`. */
-  fail(error: Error): void;
 }
 
-/** How a composite service hears that its own lifecycle was asked to stop or hit its deadline. */
-export interface StopObserver {
+/** What a composite service hears about its own lifecycle's run, each in a reaction. */
+export interface Composite extends Reactor {
   stopRequested(reason: unknown): void;
-  deadlineReached(reason: unknown): void;
-  fail(error: Error): void;
+  deadlinePassed(reason: unknown): void;
 }
 
-/** Tells a composite service that its lifecycle was asked to stop. */
-export const stopRequestedStep: Step<StopObserver, unknown, undefined> = {
-  run: (observer, reason) => {
-    observer.stopRequested(reason);
-  },
-  fail: (observer, error) => {
-    observer.fail(error);
-  },
-};
+/** The owner's side of a lifecycle: what only a composite service of this package calls. */
+export interface OwnedLifecycle {
+  [startRun](owner: Owner): boolean;
+  [stopRun](owner: Owner, reason: unknown): void;
+  [expireRun](owner: Owner, reason: unknown): void;
+  [observeRun](composite: Composite): void;
+  [reportStopping](): void;
+  [heldByHook](): HookEvent | undefined;
+}
 
-/** Tells a composite service that its lifecycle's shutdown deadline has passed. */
-export const deadlineReachedStep: Step<StopObserver, unknown, undefined> = {
-  run: (observer, reason) => {
-    observer.deadlineReached(reason);
-  },
-  fail: stopRequestedStep.fail,
-};
+/** A service that runs other lifecycles: a pool, a sequence, a restarter. */
+export interface CompositeService {
+  readonly [childLifecycles]: readonly Lifecycle[];
+}
 
-/** Tells a supervisor that its child moved to a state. */
-export const childChangedStep: Step<Supervisor, Lifecycle, State> = {
-  run: (supervisor, child, state) => {
-    supervisor.childChanged(child, state);
-  },
-  fail: (supervisor, error) => {
-    supervisor.fail(error);
-  },
-};
+/** The lifecycles `service` runs, if it is a composite service of this package; none otherwise. */
+export function childrenOf(service: object): readonly Lifecycle[] {
+  return (service as Partial<CompositeService>)[childLifecycles] ?? [];
+}
 
-/** Tells a supervisor that its child's run has ended. */
-export const childEndedStep: Step<Supervisor, Lifecycle, Error | undefined> = {
-  run: (supervisor, child, error) => {
-    supervisor.childEnded(child, error);
-  },
-  fail: childChangedStep.fail,
-};
+/** The reaction that tells an owner its child moved to a state. */
+export function tellChildChanged(owner: Owner, child: Lifecycle, state: State): void {
+  owner.childChanged(child, state);
+}
+
+/** The reaction that tells an owner its child's run has settled. */
+export function tellChildEnded(owner: Owner, child: Lifecycle, error: Error | undefined): void {
+  owner.childEnded(child, error);
+}

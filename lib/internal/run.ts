@@ -1,68 +1,52 @@
 import type { Clock } from '../clock.js';
-import { deadlinePassedReason, stopRequestedReason } from './reasons.js';
+import type { HookEvent } from '../lifecycle-events.js';
+import type { State } from '../state.js';
 import { Deadline } from './deadline.js';
 import { defer, type Deferred } from './deferred.js';
-import type { HookPromises } from './hook-dispatch.js';
-import { keepShape } from './keep-shape.js';
-import type { Lifecycle } from '../lifecycle.js';
-import { enqueue } from './scheduler.js';
-import type { State } from '../state.js';
-import {
-  childEndedStep,
-  deadlineReachedStep,
-  stopRequestedStep,
-  type StopObserver,
-  type Supervisor,
-} from './protocol.js';
+import type { HookSink, Hooks } from './hook-dispatch.js';
+import { PendingHooks } from './pending-hooks.js';
+import type { Composite, Owner } from './protocol.js';
+import { deadlinePassedReason } from './reasons.js';
+import { schedule } from './scheduler.js';
 
 // What a signal's reason field holds until it aborts (an abort reason may be undefined).
 const notAborted = Symbol('not aborted');
 
 /**
- * One run of a lifecycle: its stop request, its shutdown deadline, the promises of its hooks
- * and whoever waits for its end. A new run starts from scratch, so nothing leaks between runs.
+ * One run of a lifecycle: its stop request and `signal`, its own shutdown deadline and
+ * `shutdownSignal`, the promises of its hooks, and whoever waits for its end. A new run starts
+ * from scratch, so nothing leaks from one run to the next.
  *
- * A pool holds one run per child, so this object is kept lean: the two signals are built only
- * when read (creating one costs about 3.5 µs and 768 bytes on Node 20, and most services of a
- * large pool read at most one), and the deadline's timer and listeners live in a
- * {@link Deadline} built only when a caller sets one.
+ * Both signals are built only when read: most services of a large pool read at most one.
  */
-export class Run implements HookPromises {
+export class Run implements HookSink {
   /**
-   * `active` from `run()` until the final transition, `ending` while that transition's hooks'
-   * promises settle, `settled` after (the run before the first one is settled).
+   * `active` from `run()` until the service has returned, `ending` while the final transition's
+   * hooks' promises settle, `settled` after.
    */
-  phase: 'active' | 'ending' | 'settled';
-  /** The pool running this lifecycle as a child, if any. */
-  readonly owner: Supervisor | undefined;
+  phase: 'active' | 'ending' | 'settled' = 'active';
+  /** The composite service that started this run, if any. */
+  readonly owner: Owner | undefined;
+  /** The composite service this lifecycle runs, told of the stop and the deadline. */
+  composite: Composite | undefined;
   /**
-   * The owner's own run, whose shutdown signal this run hands out while its owner stops it; the
-   * run itself when it has no owner.
+   * Why the run crashed: what the service threw, or a failure of the library's own reaction
+   * during the run (which wins: the run ends crashed with it once the service has returned).
    */
-  readonly parent: Run;
-
+  error: Error | undefined;
   #stop: AbortController | undefined;
   #stopReason: unknown = notAborted;
   #shutdown: AbortController | undefined;
   #shutdownReason: unknown = notAborted;
-  // True while the run hands out its owner's shutdown signal: the owner asked it to stop before
-  // anyone read its own, and no deadline of its own has been set since. (Its own signal may
-  // still be built meanwhile, for its children.)
-  #followsOwner = false;
-  #extras: RunExtras | undefined;
+  #deadline: Deadline | undefined;
+  #pendingHooks: PendingHooks | undefined;
+  readonly #hookTimeout: number;
+  #done: Deferred<void> | undefined;
+  #ended: Deferred<State> | undefined;
 
-  constructor(owner: Supervisor | undefined, parent: Run | undefined, active = true) {
+  constructor(owner: Owner | undefined, hookTimeout: number) {
     this.owner = owner;
-    this.parent = parent ?? this;
-    this.phase = active ? 'active' : 'settled';
-  }
-
-  get active(): boolean {
-    return this.phase === 'active';
-  }
-
-  get settled(): boolean {
-    return this.phase === 'settled';
+    this.#hookTimeout = hookTimeout;
   }
 
   /** Whether a stop has been requested: `lifecycle.shouldStop()`. */
@@ -75,186 +59,111 @@ export class Run implements HookPromises {
     return this.#shutdownReason !== notAborted;
   }
 
-  /** The composite service of this lifecycle, while it runs. */
-  get stopObserver(): StopObserver | undefined {
-    return this.#extras?.stopObserver;
-  }
-
-  set stopObserver(observer: StopObserver | undefined) {
-    if (observer !== undefined || this.#extras !== undefined)
-      Run.#more(this).stopObserver = observer;
-  }
-
-  /** Promises returned by hooks during this run, already guarded against rejection. */
-  get hookPromises(): Promise<unknown>[] | undefined {
-    return this.#extras?.hookPromises;
-  }
-
-  set hookPromises(promises: Promise<unknown>[] | undefined) {
-    if (promises !== undefined || this.#extras !== undefined)
-      Run.#more(this).hookPromises = promises;
-  }
-
-  /**
-   * The run's error: a failure of the library's own reaction during the run (the run then ends
-   * crashed with it), and once the run has ended crashed, what it crashed with. Kept here, with
-   * the rarely used parts, rather than in every lifecycle.
-   */
-  get error(): Error | undefined {
-    return this.#extras?.error;
-  }
-
-  set error(error: Error | undefined) {
-    Run.#more(this).error = error;
-  }
-
   /** `lifecycle.signal`: aborts when a stop is requested. */
   get signal(): AbortSignal {
     this.#stop ??= controllerAborted(this.#stopReason);
     return this.#stop.signal;
   }
 
-  /**
-   * `lifecycle.shutdownSignal`. A run its owner is stopping, with no deadline of its own, ends
-   * at its owner's deadline, so it hands out its owner's signal rather than building one, for
-   * every child of a pool that reports `stopping`. Once the run gets a deadline of its own, it
-   * hands out its own signal, which also aborts at the owner's deadline.
-   */
+  /** `lifecycle.shutdownSignal`: aborts at the earliest deadline this run has been given. */
   get shutdownSignal(): AbortSignal {
-    // `parent` is never undefined, and the getter is called on a field directly: picking the
-    // receiver first (`(source ?? this).ownShutdownSignal`) measured about 1 µs slower per child
-    // on Node 20 (bench S1, stop).
-    return this.#followsOwner ? this.parent.ownShutdownSignal : this.ownShutdownSignal;
-  }
-
-  /** The shutdown signal of this run itself, built on first use. */
-  get ownShutdownSignal(): AbortSignal {
     this.#shutdown ??= controllerAborted(this.#shutdownReason);
     return this.#shutdown.signal;
   }
 
-  /**
-   * Aborts `signal` (once) and tells the composite service.
-   * @param byOwner true when the owner asks (it is stopping all its children).
-   */
-  requestStop(reason: unknown, byOwner = false): void {
-    if (this.#stopReason !== notAborted) return;
-    this.#stopReason = reason;
-    // A signal someone already holds stays the run's signal.
-    this.#followsOwner = byOwner && this.parent !== this && this.#shutdown === undefined;
-    this.#stop?.abort(reason);
-    const observer = this.#extras?.stopObserver;
-    if (observer) enqueue(stopRequestedStep, observer, reason, undefined);
+  /** The event of the oldest hook whose promise the run still waits for. */
+  get heldByHook(): HookEvent | undefined {
+    return this.#pendingHooks?.holding;
   }
 
-  /** Sets the deadline `ms` from now, unless an earlier one is already set (so never for Infinity). */
+  /** Aborts `signal` (once) and tells the composite service, in a reaction. */
+  requestStop(reason: unknown): void {
+    if (this.#stopReason !== notAborted) return;
+    this.#stopReason = reason;
+    this.#stop?.abort(reason);
+    if (this.composite) schedule(tellStopRequested, this.composite, reason, undefined);
+  }
+
+  /** Sets a deadline `ms` from now; an earlier one already set wins. */
   expireIn(ms: number, clock: Clock): void {
-    if (this.deadlinePassed) return;
+    if (this.deadlinePassed || ms === Infinity) return;
     if (ms === 0) this.expire(deadlinePassedReason());
-    else if (Run.#ownDeadline(this, clock).expireIn(ms)) this.#followsOwner = false;
+    else this.#ownDeadline(clock).expireIn(ms);
   }
 
   /** Reaches the deadline when `signal` aborts (at once if it already has). */
   expireWith(signal: AbortSignal, clock: Clock): void {
     if (this.deadlinePassed) return;
     if (signal.aborted) this.expire(signal.reason);
-    else {
-      Run.#ownDeadline(this, clock).expireWith(signal);
-      this.#followsOwner = false;
-    }
+    else this.#ownDeadline(clock).expireWith(signal);
   }
 
   /**
-   * The deadline is reached: aborts `shutdownSignal` (once) and tells the composite service.
-   * @param fromOwner true when it is the owner's deadline, passed down.
+   * The deadline is reached (this run's own, or an owner's passed down): aborts `shutdownSignal`
+   * (once), abandons the hooks' promises and tells the composite service.
    */
-  expire(reason: unknown, fromOwner = false): void {
-    if (!fromOwner) this.#followsOwner = false;
+  expire(reason: unknown): void {
     this.requestStop(reason);
     if (this.#shutdownReason !== notAborted) return;
     this.#shutdownReason = reason;
+    this.#deadline?.passed();
     this.#shutdown?.abort(reason);
-    const extras = this.#extras;
-    extras?.deadline?.passed();
-    const observer = extras?.stopObserver;
-    if (observer) enqueue(deadlineReachedStep, observer, reason, undefined);
+    this.#pendingHooks?.deadlinePassed();
+    if (this.composite) schedule(tellDeadlinePassed, this.composite, reason, undefined);
   }
 
-  /** The run is over: drops its timer and every listener it put on a caller's signal. */
-  release(): void {
-    // First, while the run still counts as active: if an injected clock throws here, the run's
-    // failure handling must still see it active and end it.
-    const extras = this.#extras;
-    extras?.deadline?.release();
+  hookReturned(promise: PromiseLike<unknown>, event: HookEvent, hooks: Hooks): void {
+    this.#pendingHooks ??= new PendingHooks(hooks, this.#hookTimeout);
+    this.#pendingHooks.add(promise, event);
+    if (this.deadlinePassed) this.#pendingHooks.deadlinePassed();
+  }
+
+  /** The service has returned and the final transition is made: settles after the hooks. */
+  finish(state: State, settled: () => void): void {
     this.phase = 'ending';
-    if (extras) extras.stopObserver = undefined;
-  }
-
-  /**
-   * Settles everything waiting for this run of `lifecycle`, then tells the owner. The lifecycle
-   * is passed in rather than kept: one field less for each child of every pool.
-   */
-  settle(lifecycle: Lifecycle, state: State, error: Error | undefined): void {
-    this.phase = 'settled';
-    const extras = this.#extras;
-    if (extras) {
-      extras.hookPromises = undefined;
-      if (error === undefined) extras.done?.resolve();
-      else extras.done?.reject(error);
-      extras.ended?.resolve(state);
-    }
-    if (this.owner) enqueue(childEndedStep, this.owner, lifecycle, error);
+    this.composite = undefined;
+    const pending = this.#pendingHooks;
+    const settle = () => {
+      this.#settle(state);
+      settled();
+    };
+    if (pending === undefined) settle();
+    else pending.finish(settle);
   }
 
   /** Resolves when the run has stopped, rejects with the crash error. */
   whenDone(): Promise<void> {
-    return (Run.#more(this).done ??= defer()).promise;
+    return (this.#done ??= defer()).promise;
   }
 
-  /** Resolves with the final state once the run has ended; never rejects. */
+  /** Resolves with the final state once the run has settled; never rejects. */
   whenEnded(): Promise<State> {
-    return (Run.#more(this).ended ??= defer()).promise;
+    return (this.#ended ??= defer()).promise;
   }
 
-  // Static, not instance methods: a class with private instance methods gives every instance
-  // a brand slot, 8 bytes for each child of every pool.
-  static #more(run: Run): RunExtras {
-    return (run.#extras ??= new RunExtras());
+  #settle(state: State): void {
+    this.phase = 'settled';
+    // Kept until now, not dropped when the service returned: the deadline bounds the hooks too.
+    this.#deadline?.release();
+    if (state === 'crashed') this.#done?.reject(this.error);
+    else this.#done?.resolve();
+    this.#ended?.resolve(state);
   }
 
-  static #ownDeadline(run: Run, clock: Clock): Deadline {
-    return (Run.#more(run).deadline ??= new Deadline(clock, (reason) => {
-      run.expire(reason);
+  #ownDeadline(clock: Clock): Deadline {
+    return (this.#deadline ??= new Deadline(clock, (reason) => {
+      this.expire(reason);
     }));
   }
 }
 
-/**
- * The parts of a run that most runs never use: the promises of `run()` and `stop()`, its
- * composite service, hook promises, error and caller's deadline. Built on first use, which keeps
- * the run a pool holds for each of its children small.
- */
-class RunExtras {
-  // The promises of run() and stop(): a child its group runs and stops has neither.
-  done: Deferred<void> | undefined;
-  ended: Deferred<State> | undefined;
-  stopObserver: StopObserver | undefined;
-  hookPromises: Promise<unknown>[] | undefined;
-  error: Error | undefined;
-  deadline: Deadline | undefined;
-}
+const tellStopRequested = (composite: Composite, reason: unknown): void => {
+  composite.stopRequested(reason);
+};
 
-// See keep-shape.ts: the run of every pool has extras, for its stop observer.
-keepShape(new RunExtras());
-
-// Node's own classes too: a run builds AbortControllers, and an abort dispatches an Event. An
-// AbortSignal starts as a plain EventTarget whose prototype is then swapped, so the maps it
-// passes through are the EventTarget's. The listener keeps the Event.
-const aborted = new AbortController();
-aborted.signal.addEventListener('abort', keepShape, { once: true });
-aborted.abort(stopRequestedReason());
-keepShape(aborted);
-keepShape(new EventTarget());
+const tellDeadlinePassed = (composite: Composite, reason: unknown): void => {
+  composite.deadlinePassed(reason);
+};
 
 /** A new controller, already aborted with `reason` unless that is `notAborted`. */
 function controllerAborted(reason: unknown): AbortController {

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
-import { logs } from './log.js';
+import { log, logs } from './log.js';
+import type { HookEvent } from '../lifecycle-events.js';
 import type { State } from '../state.js';
 
 /** A child that had not ended when its supervisor's shutdown deadline passed. */
@@ -8,6 +9,8 @@ export interface Straggler {
   state: State;
   /** Ms since its supervisor asked it to stop; undefined if it was still waiting to be asked. */
   stoppingMs: number | undefined;
+  /** The event of a hook whose promise holds its run, once the service itself has ended. */
+  hook?: HookEvent | undefined;
 }
 
 /**
@@ -22,20 +25,20 @@ export function logStragglers(
 ): void {
   if (stragglers.length === 0 || !logs(logger, 'warn')) return;
   const count = stragglers.length === 1 ? '1 service' : `${stragglers.length} services`;
-  logger.warn(
-    `shutdown deadline passed with ${count} still stopping: ${describeStragglers(stragglers)}`,
-    { ...supervisor, services: stragglers },
-  );
+  const message = `shutdown deadline passed with ${count} still stopping: ${describeStragglers(stragglers)}`;
+  log(logger, 'warn', message, { ...supervisor, services: stragglers });
 }
 
 // '"db" (stopping, asked to stop 10003 ms ago), "cache" (running, not yet asked to stop)', at
 // most 10 named.
 function describeStragglers(stragglers: readonly Straggler[]): string {
-  const named = stragglers.slice(0, 10).map(({ service, state, stoppingMs }) => {
+  const named = stragglers.slice(0, 10).map(({ service, state, stoppingMs, hook }) => {
     const detail =
-      stoppingMs === undefined
-        ? `${state}, not yet asked to stop`
-        : `${state}, asked to stop ${stoppingMs} ms ago`;
+      hook !== undefined
+        ? `${state}, waiting for its "${hook}" hook`
+        : stoppingMs === undefined
+          ? `${state}, not yet asked to stop`
+          : `${state}, asked to stop ${stoppingMs} ms ago`;
     return `"${service}" (${detail})`;
   });
   const more = stragglers.length - named.length;

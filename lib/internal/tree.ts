@@ -1,12 +1,6 @@
 import type { Lifecycle } from '../lifecycle.js';
-import type { Service } from '../service.js';
 import { isActive } from '../state.js';
-
-/** The child lifecycles of a composite service (a pool), or none. */
-export function childLifecycles(service: Service): readonly Lifecycle[] {
-  const lifecycles = (service as { lifecycles?: unknown }).lifecycles;
-  return Array.isArray(lifecycles) ? (lifecycles as Lifecycle[]) : [];
-}
+import { childrenOf } from './protocol.js';
 
 /**
  * The paths (`app/workers/ticker`) of the services under `root`, itself included, whose run is
@@ -19,7 +13,7 @@ export function activeServices(root: Lifecycle): string[] {
     const { lifecycle, path } = next;
     if (!isActive(lifecycle.state)) continue;
     active.push(path);
-    const children = childLifecycles(lifecycle.service);
+    const children = childrenOf(lifecycle.service);
     for (let index = children.length - 1; index >= 0; index--) {
       const child = children[index] as Lifecycle;
       stack.push({ lifecycle: child, path: `${path}/${child.name}` });

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { NotRunningError, WaitAbortedError, WaitTimeoutError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { State } from '../state.js';
-import { assertAbortSignal, assertDuration, assertObject } from './validate.js';
+import { assertAbortSignal, assertDuration, assertOptions } from './validate.js';
 
 /** Options of {@link Lifecycle.whenRunning} and {@link Lifecycle.wait}. */
 export interface WaitOptions {
@@ -17,7 +17,7 @@ export const noWaitOptions: WaitOptions = Object.freeze({});
 
 /** Throws a `TypeError` unless `options` are well-formed {@link WaitOptions}. */
 export function assertWaitOptions(options: unknown): asserts options is WaitOptions {
-  assertObject(options, 'options');
+  assertOptions(options, 'options', ['timeout', 'signal']);
   const { timeout, signal } = options as WaitOptions;
   if (timeout !== undefined) assertDuration(timeout, 'options.timeout');
   if (signal !== undefined) assertAbortSignal(signal, 'options.signal');

@@ -13,17 +13,20 @@ export interface ManualRun {
 }
 
 /**
- * Runs a {@link ControlledService} that moves only when the test says so, and brings it to
- * `state` synchronously (through the service's own `running()` / `stopping()` calls).
+ * Runs a {@link ControlledService} that moves only when the test says so, waits until `run()` has
+ * called `runWithLifecycle` (in a microtask after `run()` returns), and brings it to `state`
+ * (through the service's own `running()` / `stopping()` calls).
  */
-export function runManually(
+export async function runManually(
   state: 'starting' | 'running' | 'stopping',
   options: ConstructorParameters<typeof Lifecycle>[1] = {},
-): ManualRun {
+): Promise<ManualRun> {
   const service = new ControlledService('svc', { running: 'manually', whenAsked: 'ignore' });
   const lifecycle = new Lifecycle(service, options);
   const states = recordStates(lifecycle);
+  const started = service.started();
   const done = lifecycle.run();
+  await started;
   if (state !== 'starting') service.reportRunning();
   if (state === 'stopping') service.reportStopping();
   return { service, lifecycle, states, done };
@@ -31,7 +34,7 @@ export function runManually(
 
 /** A lifecycle whose run (driven as by {@link runManually}) went through running and ended in `end`. */
 export async function endedRun(end: 'stopped' | 'crashed'): Promise<ManualRun> {
-  const run = runManually('running');
+  const run = await runManually('running');
   if (end === 'stopped') run.service.finish();
   else run.service.crash();
   await run.done.catch(() => undefined);

@@ -17,6 +17,13 @@ import { isActive, show, track, type Outcome } from './outcome.js';
  * A model-driven harness for property tests: it builds a tree of lifecycles (a root, pools, leaf
  * services the test drives by hand), applies operations to it, and checks after every step that
  * what the library shows agrees with the SPEC's tables, derived from what the test did.
+ *
+ * Two moments are checked. Right after a call returns, only what the call itself does: `run()`
+ * moves the root to starting, `stop()` aborts that lifecycle's signal (and its shutdownSignal for
+ * a deadline already passed), a service's `running()` / `stopping()` moves its own lifecycle; no
+ * other lifecycle has changed, no service was called and no other lifecycle's hooks ran. Once
+ * microtasks have run, everything owners do in their reactions: pools start their children,
+ * report running and stopping, pass stops and deadlines down, and end as their children did.
  */
 
 /** What a leaf does on its own once its `signal` aborts. */
@@ -66,31 +73,62 @@ type Expire = { readonly timeout: true } | { readonly reason: unknown };
 const isDomException = (value: unknown, name: string): boolean =>
   value instanceof DOMException && value.name === name;
 
+/** The table's answer to a service asking for `requested` in state `current`. */
+function reported(current: State, requested: 'running' | 'stopping'): State {
+  if (requested === 'running') return current === 'starting' ? 'running' : current;
+  return current === 'starting' || current === 'running' ? 'stopping' : current;
+}
+
+/** What a leaf needs from the harness. */
+interface LeafHost {
+  violate(message: string): void;
+  /** The lifecycle a call into the library is under way on, if any (see `Harness.#inCall`). */
+  inCall(): string | undefined;
+}
+
 /** A service the model drives: it knows which state its own actions must have produced. */
 class Leaf implements Service {
   readonly name: string;
   readonly spec: LeafSpec;
   lifecycle!: Lifecycle;
+  node!: Node;
   /** The state the SPEC table gives for what this service reported, and how its run ended. */
   state: State = 'stopped';
+  /**
+   * Reports made while its own lifecycle's hooks ran: the lifecycle makes them right after those
+   * hooks are done, before the call that made the transition returns.
+   */
+  deferred: ('running' | 'stopping')[] = [];
   end: 'stopped' | 'crashed' | undefined;
   crashValue: unknown;
   runs = 0;
   #settle: { resolve: () => void; reject: (reason: unknown) => void } | undefined;
-  readonly #violate: (message: string) => void;
+  readonly #host: LeafHost;
 
-  constructor(name: string, spec: LeafSpec, violate: (message: string) => void) {
+  constructor(name: string, spec: LeafSpec, host: LeafHost) {
     this.name = name;
     this.spec = spec;
-    this.#violate = violate;
+    this.#host = host;
+  }
+
+  /** Its lifecycle moved to starting: a run begins (the service itself is called later). */
+  begin(): void {
+    this.state = 'starting';
+    this.end = undefined;
+    this.deferred = [];
   }
 
   runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
-    if (lifecycle !== this.lifecycle) this.#violate(`${this.name} was run by a foreign lifecycle`);
-    if (this.#settle) this.#violate(`${this.name} was run again while its run was in progress`);
+    const violate = (message: string): void => {
+      this.#host.violate(`${this.name} ${message}`);
+    };
+    if (lifecycle !== this.lifecycle) violate('was run by a foreign lifecycle');
+    if (this.#settle) violate('was run again while its run was in progress');
+    const call = this.#host.inCall();
+    if (call !== undefined) violate(`was run before the call on ${call} returned`);
+    if (lifecycle.state !== 'starting')
+      violate(`was run while its lifecycle was ${lifecycle.state}`);
     const run = ++this.runs;
-    this.state = 'starting';
-    this.end = undefined;
     const ended = new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }));
     if (this.spec.runningAtStart) this.running();
     if (this.spec.reaction !== 'none') {
@@ -111,20 +149,36 @@ class Leaf implements Service {
 
   running(): void {
     this.lifecycle.running();
-    if (this.#settle && this.state === 'starting') this.state = 'running';
+    this.#report('running');
   }
 
   stopping(): AbortSignal {
     const shutdown = this.lifecycle.stopping();
-    if (this.#settle && (this.state === 'starting' || this.state === 'running')) {
-      this.state = 'stopping';
-    }
+    this.#report('stopping');
     return shutdown;
   }
 
-  /** Microtasks have run: the lifecycle has processed the end of the run. */
+  /** Its lifecycle's hooks for a transition are done: the reports they made are made now. */
+  hooksDone(): void {
+    const deferred = this.deferred;
+    this.deferred = [];
+    this.state = deferred.reduce(reported, this.state);
+  }
+
+  /** The state its lifecycle must show: right after a call, or once microtasks have run. */
+  expected(flushed: boolean): State {
+    return flushed ? (this.end ?? this.state) : this.state;
+  }
+
+  /** Microtasks have run: the lifecycle has heard the end of the run. */
   settled(): void {
-    this.state = this.end ?? this.state;
+    this.state = this.expected(true);
+  }
+
+  #report(requested: 'running' | 'stopping'): void {
+    if (!this.#settle) return;
+    if (this.node.emitting) this.deferred.push(requested);
+    else this.state = reported(this.state, requested);
   }
 
   /** Resolves `runWithLifecycle`; does nothing outside a run. */
@@ -186,6 +240,8 @@ class Node {
   /** The last state the hooks reported, and a state whose own hook is still due. */
   prev: State = 'stopped';
   due: State | undefined;
+  /** Its hooks are running (from its stateChange hooks to the last hook of the state). */
+  emitting = false;
   /** Runs so far (counted at `starting`), and each run's final state and error. */
   runNo = 0;
   readonly endStates: State[] = [];
@@ -213,6 +269,17 @@ class Node {
   /** Whether the pool has begun draining, by the SPEC: asked to stop, or a child ended. */
   get draining(): boolean {
     return this.lifecycle.shouldStop() || this.ended.length > 0;
+  }
+
+  /** The children its current run started. */
+  get started(): Node[] {
+    return this.children.filter((child) => child.parentRun === this.runNo);
+  }
+
+  /** What a call may not change on any other lifecycle: its state, signals, its service's runs. */
+  get observed(): string {
+    const { state, signal, shutdownSignal } = this.lifecycle;
+    return `${state}, signal ${signal.aborted}, shutdownSignal ${shutdownSignal.aborted}, ${this.leaf?.runs ?? 0} service runs`;
   }
 }
 
@@ -253,21 +320,31 @@ export class Harness {
   readonly #runs: RunRecord[] = [];
   readonly #stops: StopRecord[] = [];
   readonly #callers: CallerRecord[] = [];
+  /**
+   * While a call into the library is under way: the one node it may change before it returns,
+   * its own hooks included (`null`: none). No call runs a service, another lifecycle's hooks or
+   * an owner's reaction before it returns.
+   */
+  #inCall: Node | null | undefined;
+  /** Every node as last seen once microtasks had run (see `Node.observed`). */
+  #seen = new Map<Node, string>();
   readonly root: Node;
 
   /** `faults` collects the process's unhandled rejections and uncaught exceptions. */
   constructor(spec: NodeSpec, faults: unknown[]) {
     this.#faults = faults;
     this.root = this.#build(spec, undefined);
+    this.#see();
   }
 
-  /** Applies one operation, flushes microtasks, and checks every invariant. */
+  /** Applies one operation, checks what it did at once, flushes microtasks, checks everything. */
   async step(op: Op): Promise<void> {
     if (op.op === 'tick') await this.#tick(op.ms);
-    else if (this.#apply(op)) this.#check(false);
+    else this.#check(false, this.#apply(op));
     await this.#time.fake.tickAsync(0);
     this.#check(true);
     for (const leaf of this.#leaves) leaf.settled();
+    this.#see();
   }
 
   /** Ends everything (stop with timeout 0, finish every leaf still running) and checks the end. */
@@ -301,9 +378,12 @@ export class Harness {
 
   #build(spec: NodeSpec, parent: Node | undefined): Node {
     const name = `${spec.kind}-${this.#nodes.length}`;
-    const violate = (message: string): void => void this.#violations.push(message);
+    const host: LeafHost = {
+      violate: (message) => void this.#violations.push(message),
+      inCall: () => (this.#inCall === undefined ? undefined : (this.#inCall?.name ?? 'nothing')),
+    };
     const service: Leaf | Pool =
-      spec.kind === 'leaf' ? new Leaf(name, spec, violate) : new Pool({ name });
+      spec.kind === 'leaf' ? new Leaf(name, spec, host) : new Pool({ name });
     const lifecycle =
       parent === undefined
         ? new Lifecycle(service, { clock: this.#time.clock })
@@ -314,13 +394,14 @@ export class Harness {
       this.#leaves.push(leaf);
     }
     const node = new Node(name, lifecycle, parent, leaf);
+    if (leaf) leaf.node = node;
     this.#nodes.push(node);
     parent?.children.push(node);
     // Added before the checking hooks, so those run after it and see whether its request waited.
     if (spec.onRunning === 'stopping') lifecycle.onRunning(() => leaf?.stopping());
     if (spec.onRunning === 'stop') {
       lifecycle.onRunning(() => {
-        this.#stop(node, { kind: 'plain' }, true);
+        this.#stop(node, { kind: 'plain' });
       });
     }
     this.#watch(node);
@@ -338,6 +419,13 @@ export class Harness {
         violate('a hook got a foreign service or lifecycle');
     };
     lifecycle.onStateChange((service, target, state) => {
+      const call = this.#inCall;
+      if (call !== undefined && call !== node) {
+        violate(
+          `moved to ${state} before the call on ${call?.name ?? 'another lifecycle'} returned`,
+        );
+      }
+      node.emitting = true;
       sameTarget(service, target);
       if (target.state !== state) violate(`onStateChange(${state}) saw state ${target.state}`);
       if (!(transitions[node.prev] as readonly State[]).includes(state)) {
@@ -353,6 +441,9 @@ export class Harness {
       if (target.state !== event) violate(`an on${event} hook saw state ${target.state}`);
       if (node.due !== event) violate(`the ${event} hook ran without its stateChange first`);
       node.due = undefined;
+      // Added last: the lifecycle's hooks for this transition are done.
+      node.emitting = false;
+      node.leaf?.hooksDone();
       if (event === 'stopping' && extra !== target.shutdownSignal)
         violate('onStopping got a foreign signal');
       if (event === 'crashed' && (!(extra instanceof Error) || extra !== target.error)) {
@@ -379,6 +470,7 @@ export class Harness {
       violate(`moved to ${state} while its pool was ${parent.lifecycle.state}`);
     }
     if (state === 'starting') {
+      node.leaf?.begin();
       node.runNo++;
       node.parentRun = parent?.runNo ?? -1;
       node.reportedRunning = node.reportedStopping = node.directStop = false;
@@ -388,6 +480,7 @@ export class Harness {
       if (parent && parent.lifecycle.state !== 'starting') {
         violate(`started while its pool was ${parent.lifecycle.state}`);
       }
+      if (parent?.lifecycle.shouldStop()) violate('started after its pool was asked to stop');
     } else if (state === 'running') {
       node.reportedRunning = true;
       if (node.reportedStopping) violate('reported running after it reported stopping');
@@ -395,6 +488,9 @@ export class Harness {
         (child) => child.parentRun !== node.runNo || !child.reportedRunning,
       );
       if (late.length > 0) violate(`reported running before ${names(late)} did`);
+      // A child already stopping keeps its pool from reporting running.
+      const stopping = node.children.filter((child) => child.lifecycle.state !== 'running');
+      if (stopping.length > 0) violate(`reported running while ${names(stopping)} did not run`);
     } else if (state === 'stopping') {
       node.reportedStopping = true;
     } else {
@@ -408,8 +504,8 @@ export class Harness {
   #poolEnded(node: Node, state: State, violate: (message: string) => void): void {
     const running = node.children.filter((child) => isActive(child.lifecycle.state));
     if (running.length > 0) violate(`ended ${state} while ${names(running)} still ran`);
-    if (node.ended.length !== node.children.length)
-      violate(`ended ${state} before all its children ended`);
+    if (node.ended.length !== node.started.length)
+      violate(`ended ${state} before all the children it started ended`);
     const crashed = node.ended.filter((child) => child.lifecycle.state === 'crashed');
     if ((state === 'crashed') !== crashed.length > 0) {
       violate(`ended ${state} although ${crashed.length} child(ren) crashed`);
@@ -435,47 +531,67 @@ export class Harness {
     }
   }
 
-  /** Applies `op`; returns whether the tree must already agree with the model synchronously. */
-  #apply(op: Exclude<Op, { op: 'tick' }>): boolean {
+  /** Applies `op`; returns the node it may change before it returns (`null`: none). */
+  #apply(op: Exclude<Op, { op: 'tick' }>): Node | null {
     // A tree without leaves (empty pools only) has nothing to drive: such ops do nothing.
     const leaf = (index: number): Leaf | undefined => this.#leaves[index % this.#leaves.length];
     switch (op.op) {
       case 'run':
-        this.#run();
-        return true;
+        return this.#run();
       case 'wait':
         this.#wait(this.#nodes[op.target % this.#nodes.length]!);
-        return true;
+        return null;
       case 'stop':
-        this.#stop(this.root, op.how);
-        return false;
+        return this.#stop(this.root, op.how);
       case 'stopChild':
-        this.#stop(this.#nodes[op.target % this.#nodes.length]!, {
+        return this.#stop(this.#nodes[op.target % this.#nodes.length]!, {
           kind: op.aborted ? 'aborted' : 'plain',
         });
-        return false;
       case 'abortCaller':
-        this.#abortCaller(op.index);
-        return false;
+        return this.#abortCaller(op.index);
       case 'running':
-        leaf(op.leaf)?.running();
-        return true;
-      case 'stopping':
-        leaf(op.leaf)?.stopping();
-        return true;
-      case 'finish':
-        leaf(op.leaf)?.finish();
-        return false;
-      case 'crash':
-        leaf(op.leaf)?.crash(op.nonError);
-        return false;
+      case 'stopping': {
+        const target = leaf(op.leaf);
+        if (target === undefined) return null;
+        this.#within(target.node, () => {
+          if (op.op === 'running') target.running();
+          else target.stopping();
+        });
+        return target.node;
+      }
+      // The service's run settles: its lifecycle hears of it in a later microtask.
+      case 'finish': {
+        const target = leaf(op.leaf);
+        this.#within(null, () => target?.finish());
+        return null;
+      }
+      case 'crash': {
+        const target = leaf(op.leaf);
+        const { nonError } = op;
+        this.#within(null, () => target?.crash(nonError));
+        return null;
+      }
     }
   }
 
-  #run(): void {
+  /** Makes `call`, which may change `target` and nothing else before it returns. */
+  #within<T>(target: Node | null, call: () => T): T {
+    const outer = this.#inCall;
+    this.#inCall = target;
+    try {
+      return call();
+    } finally {
+      this.#inCall = outer;
+    }
+  }
+
+  /** run() moves the root to starting and returns; the service runs in a later microtask. */
+  #run(): Node | null {
     const { root } = this;
-    const already = isActive(root.lifecycle.state);
-    const result = track(root.lifecycle.run());
+    const before = root.lifecycle.state;
+    const already = isActive(before);
+    const target = already ? null : root;
+    const result = track(this.#within(target, () => root.lifecycle.run()));
     this.#runs.push({
       call: 'run()',
       node: root,
@@ -484,7 +600,10 @@ export class Harness {
       idleError: undefined,
       result,
     });
-    if (!isActive(root.lifecycle.state)) this.#fail(`run() left the root ${root.lifecycle.state}`);
+    const expected = already ? before : 'starting';
+    const after = root.lifecycle.state;
+    if (after !== expected) this.#fail(`run() left the root ${after}, expected ${expected}`);
+    return target;
   }
 
   /** Calls `wait()`: it settles at once when idle, else with the end of the current run. */
@@ -497,29 +616,31 @@ export class Harness {
       already: false,
       runNo: active ? node.runNo : undefined,
       idleError: lifecycle.state === 'crashed' ? lifecycle.error : undefined,
-      result: track(lifecycle.wait()),
+      result: track(this.#within(null, () => lifecycle.wait())),
     });
   }
 
   /**
-   * Calls `stop()` and checks what must happen before it returns. From a hook, inside a drain, a
-   * pool only reports stopping once the drain gets there.
+   * Calls `stop()` and checks what must happen before it returns: the signal aborts, and the
+   * shutdownSignal too for a deadline already passed. A pool reports stopping, and its children
+   * hear of the stop, in its reactions. Returns the node the call may have changed.
    */
-  #stop(node: Node, how: StopHow, fromHook = false): void {
+  #stop(node: Node, how: StopHow): Node | null {
     const { lifecycle } = node;
     const before = lifecycle.state;
     const active = isActive(before);
     let reason: unknown;
     let controller: AbortController | undefined;
-    let promise: Promise<State>;
-    if (how.kind === 'timeout') promise = lifecycle.stop({ timeout: how.ms });
+    let options: { timeout: number } | { signal: AbortSignal } | undefined;
+    if (how.kind === 'timeout') options = { timeout: how.ms };
     else if (how.kind === 'aborted') {
       reason = new Error(`caller of ${node.name} gave up at once`);
-      promise = lifecycle.stop({ signal: AbortSignal.abort(reason) });
+      options = { signal: AbortSignal.abort(reason) };
     } else if (how.kind === 'signal') {
       controller = new AbortController();
-      promise = lifecycle.stop({ signal: controller.signal });
-    } else promise = lifecycle.stop();
+      options = { signal: controller.signal };
+    }
+    const promise = this.#within(active ? node : null, () => lifecycle.stop(options));
     const previous = this.#stops.findLast(
       (stop) => stop.node === node && stop.runNo === node.runNo,
     );
@@ -533,13 +654,10 @@ export class Harness {
       immediate: before,
       result: track(promise),
     });
-    if (!active) return;
+    if (!active) return null;
     node.directStop = true;
     if (!lifecycle.signal.aborted)
       this.#fail(`stop() did not abort the signal of ${node.name} at once`);
-    if (node.isPool && !fromHook && lifecycle.state !== 'stopping') {
-      this.#fail(`stop() left the pool ${node.name} ${lifecycle.state} instead of stopping`);
-    }
     if (how.kind === 'timeout' && how.ms === 0) node.expire ??= { timeout: true };
     if (how.kind === 'timeout' && how.ms > 0 && how.ms !== Infinity) {
       node.deadlineAt = Math.min(node.deadlineAt, this.#time.fake.now + how.ms);
@@ -552,18 +670,23 @@ export class Harness {
     if (node.expire && !lifecycle.shutdownSignal.aborted) {
       this.#fail(`stop() did not abort the shutdownSignal of ${node.name} at once`);
     }
+    return node;
   }
 
-  #abortCaller(index: number): void {
+  #abortCaller(index: number): Node | null {
     const caller = this.#callers[index % Math.max(this.#callers.length, 1)];
-    if (caller === undefined || caller.controller.signal.aborted) return;
+    if (caller === undefined || caller.controller.signal.aborted) return null;
     const { node } = caller;
     const reason = new Error(`caller ${index} gave up`);
-    caller.controller.abort(reason);
-    if (node.runNo !== caller.runNo || !isActive(node.lifecycle.state)) return;
+    const live = node.runNo === caller.runNo && isActive(node.lifecycle.state);
+    this.#within(live ? node : null, () => {
+      caller.controller.abort(reason);
+    });
+    if (!live) return null;
     node.expire ??= { reason };
     if (!node.lifecycle.shutdownSignal.aborted)
       this.#fail(`aborting the caller's signal did not abort ${node.name}'s shutdownSignal`);
+    return node;
   }
 
   async #tick(ms: number): Promise<void> {
@@ -578,11 +701,21 @@ export class Harness {
     throw new Error(message);
   }
 
-  /** Every invariant; `flushed` (microtasks have run) adds the ends of runs and the promises. */
-  #check(flushed: boolean): void {
+  /**
+   * Every invariant. Right after a call (`flushed` false) only `target` may have changed; once
+   * microtasks have run, owners have reacted, runs have ended and promises have settled.
+   */
+  #check(flushed: boolean, target?: Node | null): void {
     if (this.#violations.length > 0) this.#fail(this.#violations.join('\n'));
     if (this.#faults.length > 0) this.#fail(`unhandled: ${this.#faults.map(String).join(', ')}`);
-    for (const node of this.#nodes) this.#checkNode(node, flushed);
+    for (const node of this.#nodes) {
+      if (!flushed && node !== target && node.observed !== this.#seen.get(node)) {
+        this.#fail(
+          `${node.name} changed before ${target ? `the call on ${target.name}` : 'a call that changes nothing'} returned: ${this.#seen.get(node)!} -> ${node.observed}`,
+        );
+      }
+      this.#checkNode(node, flushed);
+    }
     const { root } = this;
     const timers =
       isActive(root.lifecycle.state) && !root.expire && root.deadlineAt < Infinity ? 1 : 0;
@@ -600,6 +733,11 @@ export class Harness {
     if (flushed) this.#checkPromises();
   }
 
+  /** Records every node as it is now that microtasks have run. */
+  #see(): void {
+    for (const node of this.#nodes) this.#seen.set(node, node.observed);
+  }
+
   #checkNode(node: Node, flushed: boolean): void {
     const { lifecycle, leaf, parent } = node;
     const { state, error, signal, shutdownSignal } = lifecycle;
@@ -610,24 +748,26 @@ export class Harness {
     if (shutdownSignal.aborted && !signal.aborted) fail('shutdownSignal aborted before signal');
     if (lifecycle.shouldStop() !== signal.aborted)
       fail('shouldStop() disagrees with signal.aborted');
+    if ((lifecycle.since === undefined) !== (node.runNo === 0)) {
+      fail(`since is ${String(lifecycle.since)} after ${node.runNo} run(s)`);
+    }
     if (leaf) this.#checkLeaf(leaf, flushed, fail);
     if (!isActive(state)) {
       const running = node.children.filter((child) => isActive(child.lifecycle.state));
       if (running.length > 0) fail(`is ${state} while ${names(running)} still run`);
       return;
     }
-    const draining = parent?.draining ?? false;
-    if (signal.aborted !== (node.directStop || draining)) {
-      fail(`signal.aborted is ${signal.aborted}, expected ${!signal.aborted}`);
+    // What stop() does at once, before it returns.
+    if (node.directStop && !signal.aborted) fail('was stopped but its signal has not aborted');
+    if (node.expire && !shutdownSignal.aborted) {
+      fail('its deadline passed but its shutdownSignal has not aborted');
+    }
+    if (parent && shutdownSignal === parent.lifecycle.shutdownSignal) {
+      fail("holds its pool's shutdownSignal: every run has its own");
     }
     if (signal.aborted && !this.#stopReasonOk(node, signal.reason))
       fail(`bad stop reason ${String(signal.reason)}`);
     const inherited = parent?.lifecycle.shutdownSignal.aborted ?? false;
-    if (shutdownSignal.aborted !== (node.expire !== undefined || inherited)) {
-      fail(
-        `shutdownSignal.aborted is ${shutdownSignal.aborted}, expected ${!shutdownSignal.aborted}`,
-      );
-    }
     if (shutdownSignal.aborted) {
       const reason: unknown = shutdownSignal.reason;
       const own = node.expire !== undefined && expireMatches(node.expire, reason);
@@ -635,13 +775,24 @@ export class Harness {
         fail(`bad shutdown reason ${String(reason)}`);
       }
     }
-    if (node.isPool) this.#checkPool(node, flushed, fail);
+    if (!flushed) return;
+    // What pools pass down to their children, in reactions: seen once microtasks have run.
+    const draining = parent?.draining ?? false;
+    if (signal.aborted !== (node.directStop || draining)) {
+      fail(`signal.aborted is ${signal.aborted}, expected ${!signal.aborted}`);
+    }
+    if (shutdownSignal.aborted !== (node.expire !== undefined || inherited)) {
+      fail(
+        `shutdownSignal.aborted is ${shutdownSignal.aborted}, expected ${!shutdownSignal.aborted}`,
+      );
+    }
+    if (node.isPool) this.#checkPool(node, fail);
   }
 
   /** The leaf's end is processed asynchronously: it only shows once microtasks have run. */
   #checkLeaf(leaf: Leaf, flushed: boolean, fail: (message: string) => never): void {
     const { state, error } = leaf.lifecycle;
-    const expected = flushed ? (leaf.end ?? leaf.state) : leaf.state;
+    const expected = leaf.expected(flushed);
     if (state !== expected) fail(`is ${state}, but the service's own actions give ${expected}`);
     if (state !== 'crashed') return;
     const value = leaf.crashValue;
@@ -669,21 +820,30 @@ export class Harness {
     );
   }
 
-  /** Invariant 6 between steps: a running pool's state follows from its children's. */
-  #checkPool(node: Node, flushed: boolean, fail: (message: string) => never): void {
+  /** Invariant 6 once microtasks have run: a running pool's state follows from its children's. */
+  #checkPool(node: Node, fail: (message: string) => never): void {
     const { state } = node.lifecycle;
-    const stale = node.children.filter((child) => child.parentRun !== node.runNo);
-    if (stale.length > 0) fail(`${names(stale)} were not started by this run`);
+    const { started, children } = node;
+    // All at once, in one reaction; none when the pool was asked to stop before it began.
+    if (started.length > 0 && started.length < children.length) {
+      fail(`started only ${names(started)} of its children`);
+    }
+    if (started.length === 0 && children.length > 0 && !node.lifecycle.shouldStop()) {
+      fail('started none of its children');
+    }
     if (node.draining) {
-      // The pool's own end is processed asynchronously, like every run's.
-      if (flushed && node.ended.length === node.children.length) {
-        fail(`is still ${state} although every child ended`);
+      if (node.ended.length === started.length) {
+        fail(`is still ${state} although every child it started ended`);
       }
       if (state !== 'stopping') fail(`is ${state} while draining, expected stopping`);
       return;
     }
-    const expected = node.children.every((child) => child.reportedRunning) ? 'running' : 'starting';
-    if (state !== expected) fail(`is ${state}, expected ${expected}`);
+    // It reports running once every child has; a child already stopping by then keeps it from it.
+    const allRunning = children.every(
+      (child) => child.reportedRunning && child.lifecycle.state === 'running',
+    );
+    if (allRunning && state !== 'running') fail(`is ${state} although every child runs`);
+    if (state !== 'running' && state !== 'starting') fail(`is ${state} but is not draining`);
   }
 
   /** Invariant 3: run() and stop() promises settle exactly when their run has ended, as the SPEC says. */

@@ -52,3 +52,21 @@ export function runToEnd(lifecycle: Lifecycle): Promise<Error | undefined> {
     (error: unknown) => error as Error,
   );
 }
+
+/**
+ * Resolves once every reaction queued so far has run, and every reaction those queued in turn:
+ * owners (pools, sequences) react to their children in microtasks, and every microtask runs
+ * before the next `setImmediate`. For tests whose point is the order of events; otherwise wait on
+ * the event itself (`whenRunning()`, a service's `started()`, `reach()`).
+ */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Resolves once every one of `services` has been started (its `runWithLifecycle` called). Call it
+ * before they start, on the line after `run()`: the pool starts its children in a microtask.
+ */
+export async function allStarted(services: Record<string, ControlledService>): Promise<void> {
+  await Promise.all(Object.values(services).map((service) => service.started()));
+}

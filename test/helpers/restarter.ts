@@ -80,3 +80,4 @@ export function nextRestart(restarter: Restarter): Promise<RestartEvent> {
 }
 
 export { fields } from './assertions.js';
+export { aborted, flush } from './sequence.js';

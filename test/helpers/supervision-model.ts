@@ -26,6 +26,11 @@ import { isActive, show, track, type Outcome } from './outcome.js';
  * end) and checks, at every event and after every step, the ordering rules of the brief: start
  * in dependency order, stop in reverse, never twice, legal transitions only, everything at rest
  * (no timer, no listener on a caller's signal) once the root has ended.
+ *
+ * Owners react to their children in microtasks, in the order the events were queued: a call
+ * (`run()`, `stop()`, a service's `running()`) makes events of its own lifecycle only, and a group
+ * may hear that a child ran before it hears that an earlier-ended sibling ended. A stop request is
+ * different: once a group's or restarter's own signal has aborted, it starts nothing more.
  */
 
 /** How a leaf's run begins: report running at once, after `startDelay` ms, only when told, or fail. */
@@ -210,18 +215,22 @@ class Leaf implements Service {
         else this.finish();
       });
     }
-    lifecycle.signal.addEventListener(
-      'abort',
-      () => {
-        if (this.spec.timing === 'sync') this.#react(run);
-        else {
-          queueMicrotask(() => {
-            this.#react(run);
-          });
-        }
-      },
-      { once: true, signal: run.cleanup.signal },
-    );
+    const asked = (): void => {
+      if (this.spec.timing === 'sync') this.#react(run);
+      else {
+        queueMicrotask(() => {
+          this.#react(run);
+        });
+      }
+    };
+    // A stop may come before the run begins: run() calls the service in a later microtask.
+    if (lifecycle.signal.aborted) asked();
+    else {
+      lifecycle.signal.addEventListener('abort', asked, {
+        once: true,
+        signal: run.cleanup.signal,
+      });
+    }
     return ended;
   }
 
@@ -389,6 +398,12 @@ export class SupervisionHarness {
   readonly #groups = new Map<Node, Pool | Sequence>();
   readonly #logger: Logger | undefined;
   readonly #host: LeafHost;
+  /**
+   * While an operation's call into the library runs: the one node whose events may happen before
+   * the call returns (`null`: none may). No call runs another service's code, an owner's reaction
+   * or another lifecycle's hooks before it returns.
+   */
+  #inCall: Node | null | undefined;
   readonly root: Node;
 
   /** `faults` collects the process's unhandled rejections and uncaught exceptions. */
@@ -592,6 +607,20 @@ export class SupervisionHarness {
 
   #event(node: Node, what: string): void {
     this.#log.push(`t=${this.#time.fake.now} ${node.label}#${node.runNo} ${what}`);
+    const inCall = this.#inCall;
+    if (inCall !== undefined && node !== inCall) {
+      this.#violate(node, `${what} before the call on ${inCall?.label ?? 'another node'} returned`);
+    }
+  }
+
+  /** Makes `call`, during which only `target`'s events may happen (none when `target` is null). */
+  #within<T>(target: Node | null, call: () => T): T {
+    this.#inCall = target;
+    try {
+      return call();
+    } finally {
+      this.#inCall = undefined;
+    }
   }
 
   #violate(node: Node, message: string): void {
@@ -626,6 +655,10 @@ export class SupervisionHarness {
     if (signal.aborted) this.#violate(node, 'began a run with its signal already aborted');
     if (signal === node.lastSignal)
       this.#violate(node, 'began a run with the previous run’s signal');
+    // Every run has a shutdown signal of its own, never its owner's.
+    if (parent && node.lifecycle.shutdownSignal === parent.lifecycle.shutdownSignal) {
+      this.#violate(node, 'began a run with its owner’s shutdownSignal');
+    }
     node.lastSignal = signal;
     const runNo = node.runNo;
     signal.addEventListener(
@@ -659,7 +692,11 @@ export class SupervisionHarness {
     if (startedBefore) this.#violate(node, 'started twice in one run of its group');
     if (parent.prev !== 'starting')
       this.#violate(node, `started while its group was ${parent.prev}`);
-    if (parent.draining) this.#violate(node, 'started after its group began to stop');
+    // A group hears of its children's ends in reactions, in the order they were queued: it may
+    // still start a child whose dependencies reported running before a sibling's end reached it.
+    // Its own stop request is another matter: the group's signal has aborted, and a group that
+    // starts a child after that starts work it was told not to begin.
+    if (parent.asked) this.#violate(node, 'started after its group was asked to stop');
     for (const dependency of node.startsAfter) {
       if (dependency.parentRun !== parent.runNo || !dependency.reportedRunning) {
         this.#violate(node, `started before ${dependency.label} reported running`);
@@ -878,7 +915,9 @@ export class SupervisionHarness {
         const caller = this.#callers[op.index % Math.max(this.#callers.length, 1)];
         if (caller && !caller.signal.aborted) {
           this.#event(this.root, `caller ${op.index} aborts`);
-          caller.abort(new Error(`caller ${op.index} gave up`));
+          this.#within(this.root, () => {
+            caller.abort(new Error(`caller ${op.index} gave up`));
+          });
         }
         return;
       }
@@ -898,27 +937,37 @@ export class SupervisionHarness {
         const run = leaf?.run;
         if (leaf === undefined || run === undefined) return;
         this.#event(leaf.node, `told to ${op.action}`);
-        if (op.action === 'running') run.lifecycle.running();
-        else if (op.action === 'stopping') {
-          // The deadline only reaches a child its group has asked to stop.
-          const shutdown = run.lifecycle.stopping();
-          if (shutdown.aborted && !run.lifecycle.signal.aborted) {
-            this.#violate(leaf.node, 'its shutdownSignal aborted before it was asked to stop');
-          }
-        } else if (op.action === 'finish') leaf.finish();
-        else leaf.crash();
+        this.#within(leaf.node, () => {
+          this.#act(leaf, run, op.action);
+        });
         return;
       }
     }
   }
 
+  #act(leaf: Leaf, run: LeafRun, action: Extract<Op, { op: 'leaf' }>['action']): void {
+    if (action === 'running') run.lifecycle.running();
+    else if (action === 'stopping') {
+      // The deadline only reaches a child its group has asked to stop.
+      const shutdown = run.lifecycle.stopping();
+      if (shutdown.aborted && !run.lifecycle.signal.aborted) {
+        this.#violate(leaf.node, 'its shutdownSignal aborted before it was asked to stop');
+      }
+    } else if (action === 'finish') leaf.finish();
+    else leaf.crash();
+  }
+
+  /** run() moves the root to starting and returns; its service runs in a later microtask. */
   #run(): void {
     const { root } = this;
-    const already = isActive(root.lifecycle.state);
+    const before = root.lifecycle.state;
+    const already = isActive(before);
     this.#event(root, 'run() called');
-    const result = track(root.lifecycle.run());
+    const result = track(this.#within(already ? null : root, () => root.lifecycle.run()));
     this.#runs.push({ runNo: already ? undefined : root.runNo, result });
-    if (!isActive(root.lifecycle.state)) this.#fail(`run() left the root ${root.lifecycle.state}`);
+    const after = root.lifecycle.state;
+    const expected = already ? before : 'starting';
+    if (after !== expected) this.#fail(`run() left the root ${after}, expected ${expected}`);
   }
 
   #stop(node: Node, how: StopHow): void {
@@ -928,15 +977,16 @@ export class SupervisionHarness {
     // A stop by the test, not by the group: the ordering rules do not apply to it.
     if (active && !lifecycle.signal.aborted && node !== this.root) node.userStopped = true;
     this.#event(node, `stop(${JSON.stringify(how)}) called`);
-    let promise: Promise<State>;
-    if (how.kind === 'timeout') promise = lifecycle.stop({ timeout: how.ms });
+    let options: { timeout: number } | { signal: AbortSignal } | undefined;
+    if (how.kind === 'timeout') options = { timeout: how.ms };
     else if (how.kind === 'aborted' || how.kind === 'signal') {
       // Both kept, so that the end can check no listener was left on either.
       const controller = new AbortController();
       if (how.kind === 'aborted') controller.abort(new Error('gave up at once'));
       this.#callers.push(controller);
-      promise = lifecycle.stop({ signal: controller.signal });
-    } else promise = lifecycle.stop();
+      options = { signal: controller.signal };
+    }
+    const promise = this.#within(active ? node : null, () => lifecycle.stop(options));
     this.#stops.push({
       node,
       runNo: active ? node.runNo : undefined,

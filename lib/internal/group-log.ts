@@ -1,0 +1,58 @@
+import type { Clock } from '../clock.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import { isActive, type State } from '../state.js';
+import { log, logs } from './log.js';
+import { heldByHook } from './protocol.js';
+import { logStragglers, type Straggler } from './stragglers.js';
+
+/** What a supervisor's log lines say about it. */
+export interface GroupLogSettings {
+  /** The field naming the supervisor in log metadata and messages. */
+  readonly kind: 'pool' | 'sequence' | 'restarter';
+  readonly name: string;
+  readonly logger: Logger;
+}
+
+/** Logs a child's transition: info, or error with the error for a crash. */
+export function logChildChange(group: GroupLogSettings, child: Lifecycle, state: State): void {
+  const { logger, kind, name } = group;
+  if (state === 'crashed') {
+    const meta = { service: child.name, [kind]: name, state, error: child.error };
+    log(logger, 'error', 'service crashed', meta);
+  } else if (logs(logger, 'info')) {
+    log(logger, 'info', `service ${state}`, { service: child.name, [kind]: name, state });
+  }
+}
+
+/**
+ * Every child still running, stopping, or held by a hook's promise as the supervisor's deadline
+ * passes, for the warn line that names them (empty when nothing would log it). Taken before the
+ * deadline is passed on, which abandons the hooks' promises; logged after.
+ * `askedAt(index)`: when the child was asked to stop, if it was.
+ */
+export function stragglersOf(
+  group: GroupLogSettings & { readonly clock: Clock },
+  children: readonly Lifecycle[],
+  askedAt: (index: number) => number | undefined,
+): Straggler[] {
+  const { logger, clock } = group;
+  if (!logs(logger, 'warn')) return [];
+  const now = clock.now();
+  const stragglers: Straggler[] = [];
+  children.forEach((child, index) => {
+    const hook = child[heldByHook]();
+    if (!isActive(child.state) && hook === undefined) return;
+    const since = askedAt(index);
+    const stoppingMs = since === undefined ? undefined : Math.round(now - since);
+    const straggler: Straggler = { service: child.name, state: child.state, stoppingMs };
+    if (hook !== undefined) straggler.hook = hook;
+    stragglers.push(straggler);
+  });
+  return stragglers;
+}
+
+/** Logs the line naming the stragglers (nothing when there are none). */
+export function logStragglersOf(group: GroupLogSettings, stragglers: readonly Straggler[]): void {
+  logStragglers(group.logger, { [group.kind]: group.name }, stragglers);
+}
