@@ -16,13 +16,6 @@ export interface HookSink {
   hookReturned(promise: PromiseLike<unknown>, event: HookEvent, hooks: Hooks): void;
 }
 
-/** One call of `emit`: what every hook it calls reports to. Passed as the hooks' last argument. */
-interface Emission {
-  readonly hooks: Hooks;
-  readonly sink: HookSink;
-  readonly event: HookEvent;
-}
-
 /**
  * Every hook is registered as `invokeHook` with the user's function as the listener's context,
  * so eventemitter3 keeps handling `on`/`once`/`off` while each call is isolated: eventemitter3
@@ -33,13 +26,13 @@ function invokeHook(
   service: unknown,
   lifecycle: unknown,
   extra: unknown,
-  emission: Emission,
+  hooks: Hooks,
 ): void {
   try {
     const result = extra === undefined ? this(service, lifecycle) : this(service, lifecycle, extra);
-    if (isThenable(result)) emission.sink.hookReturned(result, emission.event, emission.hooks);
+    if (isThenable(result)) hooks.returned(result);
   } catch (error) {
-    emission.hooks.report(error, emission.event);
+    hooks.report(error, hooks.emitting as HookEvent);
   }
 }
 
@@ -63,20 +56,28 @@ function invokerOf(event: keyof LifecycleEvents): Hook {
 
 /** A lifecycle's hooks and listeners, and the isolation every call of one goes through. */
 export class Hooks {
-  /** True while the lifecycle's hooks run: a transition they ask for waits until they are done. */
-  emitting = false;
+  /**
+   * The event whose hooks are running, if any: a transition they ask for waits until they are
+   * done, and what they return or throw is attributed to it.
+   */
+  emitting: HookEvent | undefined;
+  // Where the promises of the hooks running now go (set for the duration of `emit`).
+  #sink: HookSink | undefined;
   /** The transitions the hooks asked for while they ran, made once they are done, in order. */
   readonly requested: State[] = [];
   /** When hooks' promises began, for `hookTimeout`. */
   readonly clock: Clock;
+  /** How long a run waits for a promise a hook returned, in ms. */
+  readonly hookTimeout: number;
   /** The service's name, for logs and `HookTimeoutError`. */
   readonly service: string;
   readonly #emitter = new EventEmitter();
   readonly #logger: Logger;
 
-  constructor(logger: Logger, clock: Clock, service: string) {
+  constructor(logger: Logger, clock: Clock, hookTimeout: number, service: string) {
     this.#logger = logger;
     this.clock = clock;
+    this.hookTimeout = hookTimeout;
     this.service = service;
   }
 
@@ -107,8 +108,25 @@ export class Hooks {
    */
   emit(sink: HookSink, event: HookEvent, service: Service, lifecycle: Lifecycle, extra?: unknown) {
     if (!this.listens(event)) return;
-    const emission: Emission = { hooks: this, sink, event };
-    this.#emitter.emit(event, service, lifecycle, extra, emission);
+    // Saved and restored, not assumed empty: a hook may make another lifecycle emit, but never
+    // this one (its transitions wait in `requested`), so nesting here is only defensive.
+    const outerEvent = this.emitting;
+    const outerSink = this.#sink;
+    this.emitting = event;
+    this.#sink = sink;
+    try {
+      this.#emitter.emit(event, service, lifecycle, extra, this);
+    } finally {
+      this.emitting = outerEvent;
+      this.#sink = outerSink;
+    }
+  }
+
+  /** A hook of the event being emitted returned a promise: the run waits for it. */
+  returned(promise: PromiseLike<unknown>): void {
+    const event = this.emitting;
+    if (this.#sink !== undefined && event !== undefined)
+      this.#sink.hookReturned(promise, event, this);
   }
 
   /** Logs a hook's failure and emits `'hookError'` `(error, event)`. */

@@ -7,7 +7,7 @@ import { assertEvent, Hooks } from './hook-dispatch.js';
 import { defaultSettings, settingsOf, type LifecycleSettings } from './lifecycle-settings.js';
 import * as protocol from './protocol.js';
 import { Run } from './run.js';
-import { reactionFailed, schedule } from './scheduler.js';
+import { reactionFailed, schedule, scheduleFromMicrotask } from './scheduler.js';
 import { assertFunction } from './validate.js';
 
 /** How a service's run ended when it threw: what it threw. */
@@ -118,8 +118,8 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
   protected listen(event: keyof LifecycleEvents, listener: unknown, once: boolean): void {
     assertEvent(event);
     assertFunction(listener, 'listener');
-    const { logger, clock } = this.#settings;
-    this.#hooks ??= new Hooks(logger, clock, this.name);
+    const { logger, clock, hookTimeout } = this.#settings;
+    this.#hooks ??= new Hooks(logger, clock, hookTimeout, this.name);
     this.#hooks.add(event, listener as (...args: unknown[]) => unknown, once);
   }
 
@@ -136,7 +136,7 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
   /** The current run; before the first run, an idle, settled one that only holds the signals. */
   #current(): Run {
     if (this.#run === undefined) {
-      this.#run = new Run(undefined, this.#settings.hookTimeout);
+      this.#run = new Run(undefined);
       this.#run.phase = 'settled';
     }
     return this.#run;
@@ -145,7 +145,7 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
   /** Starts a run: `starting` now, the service in a reaction. Undefined if one is in progress. */
   #begin(owner: protocol.Owner | undefined): Run | undefined {
     if (this.#run !== undefined && this.#run.phase !== 'settled') return undefined;
-    const run = new Run(owner, this.#settings.hookTimeout);
+    const run = new Run(owner);
     this.#run = run;
     this.#apply('starting');
     schedule(LifecycleEngine.#runService, this, run, undefined);
@@ -154,7 +154,7 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
 
   /** A transition the service asks for; one its own hooks ask for is made right after them. */
   #transition(state: State): void {
-    if (this.#hooks?.emitting) this.#hooks.requested.push(state);
+    if (this.#hooks?.emitting !== undefined) this.#hooks.requested.push(state);
     else this.#apply(state);
   }
 
@@ -175,17 +175,12 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
   }
 
   #emit(hooks: Hooks, run: Run, state: State): void {
-    hooks.emitting = true;
-    try {
-      hooks.emit(run, 'stateChange', this.service, this.#self, state);
-      // Only built when heard: reading shutdownSignal creates its AbortController.
-      if (!hooks.listens(state)) return;
-      const extra =
-        state === 'stopping' ? run.shutdownSignal : state === 'crashed' ? run.error : undefined;
-      hooks.emit(run, state, this.service, this.#self, extra);
-    } finally {
-      hooks.emitting = false;
-    }
+    hooks.emit(run, 'stateChange', this.service, this.#self, state);
+    // Only built when heard: reading shutdownSignal creates its AbortController.
+    if (!hooks.listens(state)) return;
+    const extra =
+      state === 'stopping' ? run.shutdownSignal : state === 'crashed' ? run.error : undefined;
+    hooks.emit(run, state, this.service, this.#self, extra);
   }
 
   /** The reaction that calls the service, and hears how it ends. */
@@ -200,10 +195,10 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
     try {
       Promise.resolve(result).then(
         () => {
-          schedule(LifecycleEngine.#endRun, lifecycle, run, undefined);
+          scheduleFromMicrotask(LifecycleEngine.#endRun, lifecycle, run, undefined);
         },
         (error: unknown) => {
-          schedule(LifecycleEngine.#endRun, lifecycle, run, { thrown: error });
+          scheduleFromMicrotask(LifecycleEngine.#endRun, lifecycle, run, { thrown: error });
         },
       );
     } catch (error) {
@@ -222,9 +217,7 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
     if (failure !== undefined) run.error ??= this.#errorOf(failure.thrown);
     const state = run.error === undefined ? 'stopped' : 'crashed';
     this.#apply(state);
-    run.finish(state, () => {
-      if (run.owner) schedule(protocol.tellChildEnded, run.owner, this.#self, run.error);
-    });
+    run.finish(this.#self, state);
   }
 
   /** What the service threw, as an `Error`; converting it runs user code (a `name` getter). */

@@ -27,9 +27,9 @@ export class PendingHooks {
   // Set once the run has ended: called when the last pending promise is done with.
   #onSettled: (() => void) | undefined;
 
-  constructor(hooks: Hooks, hookTimeout: number) {
+  constructor(hooks: Hooks) {
     this.#hooks = hooks;
-    this.#hookTimeout = hookTimeout;
+    this.#hookTimeout = hooks.hookTimeout;
   }
 
   /** Waits for `promise`; a rejection is reported as `'hookError'`. */

@@ -5,7 +5,8 @@ import { Deadline } from './deadline.js';
 import { defer, type Deferred } from './deferred.js';
 import type { HookSink, Hooks } from './hook-dispatch.js';
 import { PendingHooks } from './pending-hooks.js';
-import type { Composite, Owner } from './protocol.js';
+import type { Lifecycle } from '../lifecycle.js';
+import { tellChildEnded, type Composite, type Owner } from './protocol.js';
 import { deadlinePassedReason } from './reasons.js';
 import { schedule } from './scheduler.js';
 
@@ -40,13 +41,11 @@ export class Run implements HookSink {
   #shutdownReason: unknown = notAborted;
   #deadline: Deadline | undefined;
   #pendingHooks: PendingHooks | undefined;
-  readonly #hookTimeout: number;
   #done: Deferred<void> | undefined;
   #ended: Deferred<State> | undefined;
 
-  constructor(owner: Owner | undefined, hookTimeout: number) {
+  constructor(owner: Owner | undefined) {
     this.owner = owner;
-    this.#hookTimeout = hookTimeout;
   }
 
   /** Whether a stop has been requested: `lifecycle.shouldStop()`. */
@@ -113,22 +112,25 @@ export class Run implements HookSink {
   }
 
   hookReturned(promise: PromiseLike<unknown>, event: HookEvent, hooks: Hooks): void {
-    this.#pendingHooks ??= new PendingHooks(hooks, this.#hookTimeout);
+    this.#pendingHooks ??= new PendingHooks(hooks);
     this.#pendingHooks.add(promise, event);
     if (this.deadlinePassed) this.#pendingHooks.deadlinePassed();
   }
 
-  /** The service has returned and the final transition is made: settles after the hooks. */
-  finish(state: State, settled: () => void): void {
+  /**
+   * The service of `lifecycle` has returned and the final transition is made: the run settles
+   * once its hooks' promises have, then tells its owner.
+   */
+  finish(lifecycle: Lifecycle, state: State): void {
     this.phase = 'ending';
     this.composite = undefined;
     const pending = this.#pendingHooks;
-    const settle = () => {
-      this.#settle(state);
-      settled();
-    };
-    if (pending === undefined) settle();
-    else pending.finish(settle);
+    if (pending === undefined) this.#settle(lifecycle, state);
+    else {
+      pending.finish(() => {
+        this.#settle(lifecycle, state);
+      });
+    }
   }
 
   /** Resolves when the run has stopped, rejects with the crash error. */
@@ -141,13 +143,14 @@ export class Run implements HookSink {
     return (this.#ended ??= defer()).promise;
   }
 
-  #settle(state: State): void {
+  #settle(lifecycle: Lifecycle, state: State): void {
     this.phase = 'settled';
     // Kept until now, not dropped when the service returned: the deadline bounds the hooks too.
     this.#deadline?.release();
     if (state === 'crashed') this.#done?.reject(this.error);
     else this.#done?.resolve();
     this.#ended?.resolve(state);
+    if (this.owner) schedule(tellChildEnded, this.owner, lifecycle, this.error);
   }
 
   #ownDeadline(clock: Clock): Deadline {
