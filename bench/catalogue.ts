@@ -5,6 +5,7 @@ export const catalogue = {
   'S1 flat 1k': () => flat(1_000),
   'S1 flat 10k': () => flat(10_000),
   'S1 flat 100k': () => flat(100_000),
+  'S1 flat 100k, no stopping()': () => flat(100_000, false),
   'S2 memory 100k': () => memory(100_000),
   'S3 hooks 100k cycles': () => hooks(100_000),
   'S3 no hooks 100k cycles': () => hooks(100_000, 0),

@@ -22,11 +22,15 @@ export function collectGarbage(): void {
 
 const microseconds = (ms: number, count: number) => (ms * 1000) / count;
 
-/** S1: build, start and stop a flat group of `count` services; µs per service, and for the stop alone. */
-export function flat(count: number): Scenario {
+/**
+ * S1: build, start and stop a flat group of `count` services; µs per service, and for the stop
+ * alone. With `readsDeadline: false` the services never call `stopping()` (see
+ * `NoDeadlineService`).
+ */
+export function flat(count: number, readsDeadline = true): Scenario {
   return {
     overseer: async () => {
-      const services = trivialServices(count);
+      const services = trivialServices(count, readsDeadline);
       collectGarbage();
       const begin = performance.now();
       const root = await subject.startFlat(services);
@@ -35,7 +39,7 @@ export function flat(count: number): Scenario {
       return timings(begin, stopping, performance.now(), count);
     },
     baseline: async () => {
-      const services = trivialServices(count);
+      const services = trivialServices(count, readsDeadline);
       collectGarbage();
       const begin = performance.now();
       const group = baseline.startFlat(services);

@@ -53,6 +53,18 @@ export const rows: readonly Row[] = [
     target: { ratio: 1.5 },
   },
   {
+    label: 'S1 start + stop, 100k services that never call stopping()',
+    key: 'S1 flat 100k, no stopping()',
+    metric: 'total',
+    unit: 'µs/service',
+  },
+  {
+    label: 'S1 stop only, 100k services that never call stopping()',
+    key: 'S1 flat 100k, no stopping()',
+    metric: 'stop',
+    unit: 'µs/service',
+  },
+  {
     label: 'S2 heap per idle running service, 100k',
     key: 'S2 memory 100k',
     metric: 'bytes',

@@ -38,9 +38,22 @@ export class TrivialService implements Service {
   }
 }
 
-/** `count` trivial services named `s0`, `s1`, … */
-export function trivialServices(count: number): TrivialService[] {
-  return Array.from({ length: count }, (_, index) => new TrivialService(`s${index}`));
+/**
+ * A trivial service that returns when told to stop without calling `stopping()`, so it never
+ * reads its shutdown signal: next to {@link TrivialService}, it shows what building that signal
+ * (one more `AbortSignal` per service) costs. The baseline side is the same.
+ */
+export class NoDeadlineService extends TrivialService {
+  override async runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
+    lifecycle.running();
+    await aborted(lifecycle.signal);
+  }
+}
+
+/** `count` trivial services named `s0`, `s1`, …; with `readsDeadline: false`, {@link NoDeadlineService}s. */
+export function trivialServices(count: number, readsDeadline = true): TrivialService[] {
+  const Kind = readsDeadline ? TrivialService : NoDeadlineService;
+  return Array.from({ length: count }, (_, index) => new Kind(`s${index}`));
 }
 
 /** A node of a service tree: a leaf service, or a group of child nodes. */
