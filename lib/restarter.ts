@@ -168,7 +168,7 @@ function restarterSettings(
   if (!modes.includes(restart)) invalid(`${prefix}.restart`, "'on-crash' or 'always'", restart);
   assertFunction(random, `${prefix}.random`);
   const { logger, clock, hookTimeout } = options;
-  const child = settingsOf(withoutUndefined({ logger, clock, hookTimeout }), prefix);
+  const child = settingsOf({ logger, clock, hookTimeout }, prefix);
   const backoff = backoffSettings(options, prefix);
   const settings = {
     name,

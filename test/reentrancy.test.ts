@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { Lifecycle, Pool, Sequence, type Service } from '../lib/index.js';
-import { aborted } from './helpers/deadline-service.js';
+import { aborted } from './helpers/lifecycle.js';
 import { nextImmediate } from './helpers/lifecycle.js';
 import { play, withoutFaults } from './helpers/property-run.js';
 import { runToEnd } from './helpers/pool.js';

@@ -7,13 +7,7 @@ import { LifecycleSettings, settingsOf } from './lifecycle-settings.js';
 import type { Logger } from '../logger.js';
 import { restartable, type RestartPolicy } from '../restarter.js';
 import type { Service } from '../service.js';
-import {
-  assertDuration,
-  assertName,
-  assertOptions,
-  invalid,
-  withoutUndefined,
-} from './validate.js';
+import { assertDuration, assertName, assertOptions, invalid } from './validate.js';
 
 /** Options of the {@link Pool} and {@link Sequence} constructors. */
 export interface GroupOptions {
@@ -60,7 +54,7 @@ export class Group {
     assertName(name, 'options.name');
     assertDuration(drainDelay, 'options.drainDelay');
     // The children's options, checked once: one object shared by every child.
-    this.#childOptions = settingsOf(withoutUndefined({ logger, clock, hookTimeout }));
+    this.#childOptions = settingsOf({ logger, clock, hookTimeout });
     const settings = this.#childOptions;
     this.settings = Object.freeze({
       kind,

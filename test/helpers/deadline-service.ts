@@ -1,3 +1,4 @@
+import { aborted } from './lifecycle.js';
 import type { Clock, Lifecycle, Service } from '../../lib/index.js';
 import { deferred } from './deferred.js';
 
@@ -46,18 +47,4 @@ export class DeadlineService implements Service {
     this.#held = true;
     await ended;
   }
-}
-
-/** Resolves when `signal` aborts (at once if it has), noting nothing else. */
-export function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    signal.addEventListener(
-      'abort',
-      () => {
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

@@ -46,6 +46,28 @@ export function nextImmediate(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Resolves once every reaction queued so far has run, and every reaction those queued in turn:
+ * owners (pools, sequences) react to their children in microtasks, and every microtask runs
+ * before the next `setImmediate`. For tests whose point is the order of events; otherwise wait on
+ * the event itself (`whenRunning()`, a service's `started()`, `reach()`).
+ */
+export const flush: () => Promise<void> = nextImmediate;
+
+/** Resolves once `signal` has aborted: at once if it already has. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    signal.addEventListener(
+      'abort',
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
 /** Whether `promise` is still pending after every microtask and one turn of the event loop. */
 export async function stillPending(promise: Promise<unknown>): Promise<boolean> {
   let settled = false;

@@ -53,15 +53,7 @@ export function runToEnd(lifecycle: Lifecycle): Promise<Error | undefined> {
   );
 }
 
-/**
- * Resolves once every reaction queued so far has run, and every reaction those queued in turn:
- * owners (pools, sequences) react to their children in microtasks, and every microtask runs
- * before the next `setImmediate`. For tests whose point is the order of events; otherwise wait on
- * the event itself (`whenRunning()`, a service's `started()`, `reach()`).
- */
-export function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+export { flush } from './lifecycle.js';
 
 /**
  * Resolves once every one of `services` has been started (its `runWithLifecycle` called). Call it

@@ -1,29 +1,9 @@
 import type { ExecutionContext } from 'ava';
 import { Lifecycle, Sequence, type Clock, type Logger, type State } from '../../lib/index.js';
-import { nextImmediate } from './lifecycle.js';
 import { recordStates } from './record.js';
 import { ControlledService, type Behaviour } from './service.js';
 
-/**
- * Resolves once every pending microtask has run, and every one those queued (on the next
- * `setImmediate`; no timer): owners react to their children in microtasks, so a test whose point
- * is the order of those reactions lets them all happen before it looks.
- */
-export const flush: () => Promise<void> = nextImmediate;
-
-/** Resolves once `signal` has aborted: at once if it already has. */
-export function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    signal.addEventListener(
-      'abort',
-      () => {
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
+export { aborted, flush } from './lifecycle.js';
 
 /**
  * Writes into `journal` what happens to `lifecycle` from now on: `"<name> asked"` when its
