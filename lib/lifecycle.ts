@@ -7,7 +7,7 @@ import { snapshotOf, type Snapshot } from './snapshot.js';
 import type { State } from './state.js';
 import { assertEvent } from './internal/hook-dispatch.js';
 import { LifecycleEngine } from './internal/lifecycle-engine.js';
-import { stopRequestedReason } from './internal/reasons.js';
+import { stopReasonFor, stopRequestedReason } from './internal/reasons.js';
 import { assertStopOptions, noStopOptions, type StopOptions } from './internal/stop-options.js';
 import { assertFunction } from './internal/validate.js';
 import {
@@ -93,8 +93,10 @@ export class Lifecycle<S extends Service = Service> extends LifecycleEngine {
     const run = this.lastRun;
     if (run === undefined || run.phase === 'settled') return Promise.resolve(this.state);
     if (run.phase === 'active') {
-      if (!run.stopRequested) run.requestStop(stopRequestedReason());
-      const { timeout, signal } = options;
+      const { timeout, signal, reason } = options;
+      if (!run.stopRequested) {
+        run.requestStop(reason === undefined ? stopRequestedReason() : stopReasonFor(reason));
+      }
       if (timeout !== undefined) run.expireIn(timeout, this.settings.clock);
       if (signal !== undefined) run.expireWith(signal, this.settings.clock);
     }

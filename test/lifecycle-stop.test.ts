@@ -313,3 +313,40 @@ test('a program whose only work is a stopped lifecycle exits by itself', async (
   t.is(state, 'stopped');
   t.false(resources.includes('Timeout'));
 });
+
+test('stop({ reason }) with a string aborts signal with an AbortError that says why', async (t) => {
+  const { service, lifecycle, done } = await runManually('running');
+  const stopped = lifecycle.stop({ reason: 'SIGTERM' });
+  const reason = lifecycle.signal.reason as DOMException;
+  t.true(reason instanceof DOMException);
+  t.is(reason.name, 'AbortError');
+  t.is(reason.message, 'stop requested: SIGTERM');
+  t.is((reason as { cause?: unknown }).cause, undefined);
+  service.finish();
+  t.is(await stopped, 'stopped');
+  await done;
+});
+
+test('stop({ reason }) with an Error aborts signal with an AbortError whose cause is that error', async (t) => {
+  const { service, lifecycle, done } = await runManually('running');
+  const failure = new Error('uncaught exception: boom');
+  const stopped = lifecycle.stop({ reason: failure });
+  const reason = lifecycle.signal.reason as DOMException;
+  t.is(reason.name, 'AbortError');
+  t.is(reason.message, 'stop requested: uncaught exception: boom');
+  t.is((reason as { cause?: unknown }).cause, failure);
+  service.finish();
+  t.is(await stopped, 'stopped');
+  await done;
+});
+
+test('stop({ reason }) of another type throws a TypeError naming options.reason', async (t) => {
+  const { service, lifecycle, done } = await runManually('running');
+  t.throws(() => lifecycle.stop({ reason: 42 as unknown as string }), {
+    instanceOf: TypeError,
+    message: /options\.reason/,
+  });
+  t.false(lifecycle.shouldStop());
+  service.finish();
+  await done;
+});

@@ -908,3 +908,17 @@ test('new Pool() rejects a clock without timer functions', (t) => {
       'Expected `options.clock` to be a clock with now, setTimeout and clearTimeout methods, got an object (Object)',
   });
 });
+
+test('stop({ reason }) on the pool passes the same AbortError on to every child it stops', async (t) => {
+  const { lifecycle, children } = makePool({ a: {}, b: {} });
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  const stopped = lifecycle.stop({ reason: 'SIGTERM' });
+  const reason = lifecycle.signal.reason as DOMException;
+  t.is(reason.message, 'stop requested: SIGTERM');
+  await flush();
+  t.is(children.a.signal.reason, reason);
+  t.is(children.b.signal.reason, reason);
+  t.is(await stopped, 'stopped');
+  t.is(await done, undefined);
+});
