@@ -1,4 +1,5 @@
 /** Every measurement the bench makes, by key: each runs in a fresh Node process. */
+import { importTime } from './import-time.js';
 import { flat, hooks, memory, nestedChain, tree, type Scenario } from './scenarios.js';
 
 export const catalogue = {
@@ -12,6 +13,7 @@ export const catalogue = {
   'S4 tree 9x4': () => tree(9, 4),
   'S4 chain 1,000': () => nestedChain(1_000, true),
   'S4 chain 10,000': () => nestedChain(10_000, false),
+  'S6 import': () => importTime(),
 } satisfies Record<string, () => Scenario>;
 
 export type ScenarioKey = keyof typeof catalogue;

@@ -14,9 +14,11 @@ export interface SideMetrics {
 /**
  * What a row must meet, on medians over the rounds of one run:
  * - `ratio`: the highest acceptable overseer / baseline;
- * - `atMost`: the highest acceptable value of overseer's own, in the row's unit.
+ * - `atMost`: the highest acceptable value of overseer's own, in the row's unit; `condition`
+ *   says what else the row requires, in the target cell.
  */
-export type Target = { readonly ratio: number } | { readonly atMost: number };
+export type Target =
+  { readonly ratio: number } | { readonly atMost: number; readonly condition?: string };
 
 /** One metric of one scenario. */
 export interface Row {
@@ -102,7 +104,14 @@ export const rows: readonly Row[] = [
     key: 'S4 chain 10,000',
     metric: 'totalMs',
     unit: 'ms',
-    target: { atMost: 100 },
+    target: { atMost: 100, condition: 'starts and stops' },
+  },
+  {
+    label: 'S6 import of overseer by a fresh process',
+    key: 'S6 import',
+    metric: 'ms',
+    unit: 'ms',
+    target: { atMost: 20 },
   },
 ];
 
@@ -189,13 +198,15 @@ function meets(target: Target, ours: number, ratio: number | undefined): boolean
 }
 
 /**
- * The target cell. A row with an absolute target is one the baseline cannot run: that it starts
- * and stops at all is part of it (a worker whose root does not stop fails the whole run).
+ * The target cell. A row with an absolute target is one the baseline cannot run; for the deep
+ * chain, that it starts and stops at all is part of it (a worker whose root does not stop fails
+ * the whole run).
  */
 export function describe(target: Target | undefined, unit: string): string {
   if (target === undefined) return '';
   if ('ratio' in target) return `≤ ${target.ratio}×`;
-  return `starts and stops, ≤ ${target.atMost} ${unit}`;
+  const bound = `≤ ${target.atMost} ${unit}`;
+  return target.condition === undefined ? bound : `${target.condition}, ${bound}`;
 }
 
 function medianOf(rounds: readonly Metrics[], metric: string): number {

@@ -87,34 +87,31 @@ http.onRunning((service) => {
   logger.info('listening', { service: 'http', url: `http://127.0.0.1:${String(service.port)}/` });
 });
 app.add(workers); // pools are services too, so they nest
-const health = app.add(new HealthServer(root, { port: Number(process.env.HEALTH_PORT ?? 9000) }));
+// verbose: `?verbose` answers the tree of names and states as JSON (never error messages, which
+// would need exposeErrors: true).
+const health = app.add(
+  new HealthServer(root, { port: Number(process.env.HEALTH_PORT ?? 9000), verbose: true }),
+);
 health.onRunning((service) => {
   const url = `http://127.0.0.1:${String(service.port)}/readyz`;
   logger.info('health server listening', { service: 'health', url });
 });
 
-// No pool owns the root, so a hook logs its states, in the same shape the pools use; once
-// everything runs, it logs the whole tree with how long each service took to start.
-root
-  .onStateChange((service, lifecycle, state) => {
-    if (state === 'crashed') {
-      logger.error('service crashed', { service: service.name, state, error: lifecycle.error });
-    } else {
-      logger.info(`service ${state}`, { service: service.name, state });
-    }
-  })
-  .onRunning((_service, lifecycle) => {
-    logger.info(`all services running\n${formatTree(lifecycle.snapshot())}`);
-  });
+// The root logs its own states (it has a logger); once everything runs, a hook logs the whole
+// tree with how long each service took to start.
+root.onRunning((_service, lifecycle) => {
+  logger.info(`all services running\n${formatTree(lifecycle.snapshot())}`);
+});
 
-// SIGINT/SIGTERM stop the tree with a 5 s deadline, then exit: 0 after a clean stop, 1 after a
-// crash, 2 if the stop overran (or a second Ctrl+C came).
+// SIGINT/SIGTERM, or an uncaught exception or unhandled rejection, stop the tree with a 5 s
+// deadline, then exit once the logs are written: 0 after a clean stop, 1 after a crash or a
+// fault, 2 if the stop overran (or a second, different signal came).
 handleSignals(root, { timeout: 5000, logger });
 
 try {
   await root.run();
 } catch {
-  // The hook above has logged the crash, stack included. If a signal asked for the stop,
+  // The root has logged the crash, stack included. If a signal asked for the stop,
   // handleSignals picks the exit code; otherwise the app crashed by itself (say, the port was
   // taken), so exit 1 — once nothing is left running, as every service cleaned up after itself.
   if (!root.shouldStop()) {

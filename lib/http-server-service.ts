@@ -1,13 +1,11 @@
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
-import { defer } from './internal/deferred.js';
 import type { Lifecycle } from './lifecycle.js';
+import { silentLogger, type Logger } from './logger.js';
 import type { Service } from './service.js';
-import { assertName, assertOptions, invalid } from './internal/validate.js';
+import { assertHttpServer, HttpDrain, type NodeHttpServer } from './internal/http-drain.js';
+import { assertListenOptions, listen } from './internal/http-listen.js';
+import { assertLogger, assertName, assertOptions } from './internal/validate.js';
 
-/** A `node:http` or `node:https` server: what {@link HttpServerService} runs. */
-export type NodeHttpServer = HttpServer | HttpsServer;
+export type { NodeHttpServer } from './internal/http-drain.js';
 
 /** Options of {@link HttpServerService}. */
 export interface HttpServerServiceOptions {
@@ -21,6 +19,11 @@ export interface HttpServerServiceOptions {
    * accepts IPv4), or `0.0.0.0` where IPv6 is unavailable
    */
   host?: string;
+  /**
+   * Where the service logs: a `warn` line with the number of requests in flight when the
+   * shutdown deadline cuts them off. @default a silent logger
+   */
+  logger?: Logger;
 }
 
 // Every option, listed once; the compiler checks the list against HttpServerServiceOptions.
@@ -28,15 +31,19 @@ const optionNames = Object.keys({
   name: true,
   port: true,
   host: true,
+  logger: true,
 } satisfies Record<keyof HttpServerServiceOptions, true>);
 
 /**
- * A `node:http` or `node:https` server as a service (Express's or Fastify's underlying server
- * too). It reports `running` once the server listens; a listen error (`EADDRINUSE`, `EACCES`)
- * crashes it with that error. On stop it stops accepting connections, closes idle keep-alive
- * connections, lets in-flight requests finish, answers requests that arrive on open connections
- * meanwhile with `Connection: close`, and destroys every connection still open when the shutdown
- * deadline passes. It ends once the server has closed.
+ * A `node:http` or `node:https` server as a service (an Express app's too: `createServer(app)`;
+ * for Fastify use `FastifyService`). It reports `running` once the server listens; a listen error
+ * (`EADDRINUSE`, `EACCES`) crashes it with that error. On stop it stops accepting connections,
+ * closes every connection with no request in flight (idle keep-alive connections, connections
+ * that sent nothing, and connections that sent only part of a request's headers), lets in-flight
+ * requests finish, answers requests that arrive on open connections meanwhile (`Expect:
+ * 100-continue` ones too) with `Connection: close`, and destroys every connection still open when
+ * the shutdown deadline passes, logging how many requests it cut off. It ends once the server has
+ * closed.
  *
  * A server that already listens when the run begins is adopted as it is (`port` and `host` are
  * not used) and closed on stop; a server closed by other code ends the run `stopped`.
@@ -55,26 +62,26 @@ export class HttpServerService<S extends NodeHttpServer = NodeHttpServer> implem
   readonly server: S;
   readonly #port: number;
   readonly #host: string | undefined;
+  readonly #logger: Logger;
 
   /**
    * @param server a `node:http` or `node:https` server, listening or not.
    * @throws {TypeError} when `server` is not an HTTP server, an option is unknown, or
-   * `options.name`, `options.port` (an integer from 0 to 65535) or `options.host` (a non-empty
-   * string) is wrong.
+   * `options.name`, `options.port` (an integer from 0 to 65535), `options.host` (a non-empty
+   * string) or `options.logger` is wrong.
    */
   constructor(server: S, options: HttpServerServiceOptions = {}) {
     assertHttpServer(server, 'server');
     assertOptions(options, 'options', optionNames);
-    const { name = 'http', port = 0, host } = options;
+    const { name = 'http', port = 0, host, logger = silentLogger } = options;
     assertName(name, 'options.name');
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
-      invalid('options.port', 'an integer from 0 to 65535', port);
-    }
-    if (host !== undefined) assertName(host, 'options.host');
+    assertListenOptions(port, host);
+    assertLogger(logger, 'options.logger');
     this.name = name;
     this.server = server;
     this.#port = port;
     this.#host = host;
+    this.#logger = logger;
   }
 
   /** The port the server is bound to while it listens; `undefined` otherwise. */
@@ -85,7 +92,7 @@ export class HttpServerService<S extends NodeHttpServer = NodeHttpServer> implem
 
   async runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
     const { server } = this;
-    const drain = new Drain(server);
+    const drain = new HttpDrain(server, { name: this.name, logger: this.#logger });
     try {
       if (!server.listening) {
         if (lifecycle.signal.aborted) {
@@ -99,186 +106,13 @@ export class HttpServerService<S extends NodeHttpServer = NodeHttpServer> implem
         lifecycle.running();
         await drain.untilAbortedOrClosed(lifecycle.signal);
       }
-      if (!drain.closed) await drain.close(lifecycle.stopping());
+      if (!drain.closed) {
+        const deadline = lifecycle.stopping();
+        drain.begin();
+        await drain.closedBy(deadline);
+      }
     } finally {
       drain.dispose();
     }
-  }
-}
-
-const serverMethods = ['listen', 'close', 'closeIdleConnections', 'closeAllConnections'] as const;
-
-function assertHttpServer(value: unknown, argument: string): asserts value is NodeHttpServer {
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    serverMethods.every(
-      (method) => typeof (value as Record<string, unknown>)[method] === 'function',
-    );
-  if (!ok) {
-    invalid(
-      argument,
-      'a node:http or node:https Server (with listen, close, closeIdleConnections and closeAllConnections methods)',
-      value,
-    );
-  }
-}
-
-/** Listens; rejects with the listen error. Leaves no listener behind either way. */
-function listen(server: NodeHttpServer, port: number, host: string | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      server.removeListener('listening', onListening);
-      reject(error);
-    };
-    const onListening = () => {
-      server.removeListener('error', onError);
-      resolve();
-    };
-    server.once('error', onError).once('listening', onListening);
-    try {
-      server.listen({ port, host });
-    } catch (error) {
-      server.removeListener('error', onError).removeListener('listening', onListening);
-      throw error;
-    }
-  });
-}
-
-/**
- * One run's watch over a server: the responses in flight and the sockets open (so a drain can
- * reach them), and the drain itself. Every listener it adds is removed by `dispose()`.
- */
-class Drain {
-  #closed = false;
-  #draining = false;
-  readonly #server: NodeHttpServer;
-  readonly #responses = new Set<ServerResponse>();
-  // Raw sockets, because Node's own connection list misses TLS connections still in their
-  // handshake and upgraded (WebSocket) connections: the deadline must cut those too.
-  readonly #sockets = new Set<Socket>();
-  readonly #whenClosed = defer<undefined>();
-  readonly #onRequest: (request: IncomingMessage, response: ServerResponse) => void;
-  readonly #onConnection: (socket: Socket) => void;
-  readonly #onClose = () => {
-    this.#closed = true;
-    this.#whenClosed.resolve(undefined);
-  };
-
-  constructor(server: NodeHttpServer) {
-    this.#server = server;
-    const responses = this.#responses;
-    const sockets = this.#sockets;
-    const onResponseClose = (response: ServerResponse) => {
-      responses.delete(response);
-      // The connection of a response that had promised keep-alive is now idle: close it.
-      if (this.#draining) this.#closeIdle();
-    };
-    this.#onRequest = (_request, response) => {
-      if (this.#draining) response.shouldKeepAlive = false;
-      responses.add(response);
-      response.once('close', () => {
-        onResponseClose(response);
-      });
-    };
-    this.#onConnection = (socket) => {
-      sockets.add(socket);
-      socket.once('close', () => {
-        sockets.delete(socket);
-      });
-    };
-    // Prepended, so that a request arriving during the drain is marked before the application's
-    // handler can send its headers.
-    server.prependListener('request', this.#onRequest);
-    server.on('connection', this.#onConnection).on('close', this.#onClose);
-  }
-
-  /** Whether the server has emitted 'close' since the run began. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Resolves when `signal` aborts or the server closes, whichever comes first. */
-  async untilAbortedOrClosed(signal: AbortSignal): Promise<void> {
-    // An onRunning hook may have asked for the stop already.
-    if (signal.aborted) return;
-    const aborted = defer<undefined>();
-    const onAbort = () => {
-      aborted.resolve(undefined);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await Promise.race([aborted.promise, this.#whenClosed.promise]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Drains the server; destroys what is left when `deadline` aborts. Resolves once it closed. */
-  async close(deadline: AbortSignal): Promise<void> {
-    this.#draining = true;
-    for (const response of this.#responses) {
-      // Headers not yet sent: they will say `Connection: close`, and Node closes the socket
-      // once the response is out.
-      if (!response.headersSent) response.shouldKeepAlive = false;
-    }
-    stopAccepting(this.#server);
-    this.#closeIdle();
-    // Node 20 does not count a connection that has not sent a byte as idle (nodejs/node#63470),
-    // so a browser's speculative connection would hold the drain until the deadline.
-    for (const socket of this.#sockets) if (socket.bytesRead === 0) socket.destroy();
-    const cutOff = () => {
-      this.#server.closeAllConnections();
-      for (const socket of this.#sockets) socket.destroy();
-    };
-    if (deadline.aborted) cutOff();
-    else deadline.addEventListener('abort', cutOff, { once: true });
-    try {
-      await this.#whenClosed.promise;
-    } finally {
-      deadline.removeEventListener('abort', cutOff);
-    }
-  }
-
-  /** Removes the listeners this drain added to the server. */
-  dispose(): void {
-    this.#server
-      .removeListener('request', this.#onRequest)
-      .removeListener('connection', this.#onConnection)
-      .removeListener('close', this.#onClose);
-    this.#responses.clear();
-    this.#sockets.clear();
-  }
-
-  /**
-   * Closes the idle connections, unless a response is still flushing: Node counts a connection
-   * whose response has ended as idle even while its bytes are still being written, and would
-   * cut that response short. The response's own 'close' calls this again.
-   */
-  #closeIdle(): void {
-    for (const response of this.#responses) {
-      if (response.writableEnded && !response.writableFinished) return;
-    }
-    this.#server.closeIdleConnections();
-  }
-}
-
-/**
- * `server.close()` without the idle sweep Node 19+ runs first (`closeIdleConnections()`), which
- * destroys connections whose response has ended but is still being written, truncating it; the
- * drain sweeps safely right after.
- */
-function stopAccepting(server: NodeHttpServer): void {
-  const own = Object.getOwnPropertyDescriptor(server, 'closeIdleConnections');
-  Object.defineProperty(server, 'closeIdleConnections', {
-    configurable: true,
-    writable: true,
-    value: () => undefined,
-  });
-  try {
-    server.close();
-  } finally {
-    if (own === undefined) delete (server as Partial<NodeHttpServer>).closeIdleConnections;
-    else Object.defineProperty(server, 'closeIdleConnections', own);
   }
 }

@@ -5,8 +5,10 @@ export { formatTree } from './snapshot.js';
 export { health } from './health.js';
 export type { CheckResult, HealthNode, HealthOptions, HealthReport } from './health.js';
 export { HealthServer } from './health-server.js';
-export type { HealthServerOptions } from './health-server.js';
+export type { HealthServerOptions, MetricsSource } from './health-server.js';
 export { HttpServerService } from './http-server-service.js';
+export { FastifyService } from './fastify-service.js';
+export type { FastifyApp, FastifyServiceOptions } from './fastify-service.js';
 export type { HttpServerServiceOptions, NodeHttpServer } from './http-server-service.js';
 export { IntervalService } from './interval-service.js';
 export type {
@@ -44,7 +46,14 @@ export {
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { createLogger, silentLogger } from './logger.js';
-export type { CreateLoggerOptions, Logger, LogLevel } from './logger.js';
+export type { CreateLoggerOptions, Logger, LogLevel, WinstonLogger } from './logger.js';
+export { loggerFromConsole, loggerFromPino } from './logger-adapters.js';
+export type {
+  AdaptedLogger,
+  ConsoleLike,
+  LoggerFromConsoleOptions,
+  PinoLike,
+} from './logger-adapters.js';
 export { exitCodes, handleSignals } from './signals.js';
 export type { HandleSignalsOptions } from './signals.js';
 export { systemClock } from './clock.js';

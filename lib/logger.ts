@@ -1,22 +1,38 @@
-import winston from 'winston';
+import { createRequire } from 'node:module';
+// Types only, for the implementation: no exported declaration names winston, so the published
+// .d.ts files do not import it and winston is loaded by the first createLogger() call alone.
+import type Winston from 'winston';
+import { readableLine } from './internal/format-line.js';
 import { silent } from './internal/log.js';
-import { assertOptions, describe, invalid } from './internal/validate.js';
+import { assertLevel } from './internal/log-level.js';
+import { serializeError } from './internal/serialize-error.js';
+import { assertOptions, invalid } from './internal/validate.js';
 
 /**
- * What overseer logs through. A winston logger satisfies it as is; so do `console`-like objects
- * and pino.
+ * What overseer logs through: `logger.info(message, meta)`, with the metadata (`service`,
+ * `state`, `error`, …) as an object. A winston logger and `createLogger()`'s satisfy it as they
+ * are; wrap pino with {@link loggerFromPino} and a console with {@link loggerFromConsole} (pino
+ * takes `(meta, message)`, so given as is it would drop every field).
  */
 export interface Logger {
   error(message: string, meta?: Record<string, unknown>): unknown;
   warn(message: string, meta?: Record<string, unknown>): unknown;
   info(message: string, meta?: Record<string, unknown>): unknown;
   debug(message: string, meta?: Record<string, unknown>): unknown;
+  /**
+   * Whether a message at `level` would be written. When present, overseer skips building the
+   * metadata of lines that would be dropped; a logger without it gets every line.
+   */
+  isLevelEnabled?(level: LogLevel): boolean;
+  /**
+   * Writes out what the logger still holds; may return a promise. `handleSignals` calls it, when
+   * present, before the process exits.
+   */
+  flush?(): unknown;
 }
 
 /** The log levels overseer uses, most severe first. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-
-const levels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 /** The default logger: it drops everything. A library does not write to a program's console unless asked. */
 export const silentLogger: Logger = silent;
@@ -34,6 +50,23 @@ export interface CreateLoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
+/**
+ * The winston logger {@link createLogger} returns, as far as overseer promises its type (the
+ * object is a full `winston.Logger`; overseer's types do not depend on winston's).
+ */
+export interface WinstonLogger extends Logger {
+  /** The most verbose level written; assign it to change the level. */
+  level: string;
+  isLevelEnabled(level: string): boolean;
+  /** A logger that adds `meta` to every line, such as `{ service: 'http' }`. */
+  child(meta: Record<string, unknown>): WinstonLogger;
+  /**
+   * Ends the logger: lines logged afterwards are dropped, and its transports finish writing
+   * what they hold, then emit `'finish'`.
+   */
+  end(): unknown;
+}
+
 // Every option, listed once; the compiler checks the list against CreateLoggerOptions.
 const optionNames = Object.keys({
   level: true,
@@ -43,20 +76,24 @@ const optionNames = Object.keys({
 
 /**
  * A ready winston logger for programs that want overseer's logs (overseer itself never writes
- * anywhere unless given a logger).
+ * anywhere unless given a logger). winston is loaded by the first call, not when overseer is
+ * imported.
  *
  * @throws {TypeError} when an option is unknown, or `level`, `format` or `stream` is not one of
  * the listed values.
  * @example
  * ```ts
+ * import { createLogger, Lifecycle, Pool } from 'overseer';
+ *
  * const logger = createLogger({ level: 'debug', format: 'pretty' });
  * const pool = new Pool({ name: 'app', logger });
+ * const lifecycle = new Lifecycle(pool, { logger });
  * ```
  */
-export function createLogger(options: CreateLoggerOptions = {}): winston.Logger {
+export function createLogger(options: CreateLoggerOptions = {}): WinstonLogger {
   assertOptions(options, 'options', optionNames);
   const { level = 'info', stream = process.stdout } = options;
-  if (!levels.includes(level)) invalid('options.level', `one of ${levels.join(', ')}`, level);
+  assertLevel(level, 'options.level');
   if (typeof (stream as Partial<NodeJS.WritableStream> | null)?.write !== 'function') {
     invalid('options.stream', 'a writable stream', stream);
   }
@@ -64,47 +101,32 @@ export function createLogger(options: CreateLoggerOptions = {}): winston.Logger 
   if (format !== 'json' && format !== 'pretty') {
     invalid('options.format', "'json' or 'pretty'", format);
   }
+  const winston = loadWinston();
   return winston.createLogger({
     level,
     levels: winston.config.npm.levels,
-    format: format === 'json' ? jsonFormat() : prettyFormat(),
+    format: format === 'json' ? jsonFormat(winston) : prettyFormat(winston),
     transports: [new winston.transports.Stream({ stream })],
   });
+}
+
+// winston is CommonJS, and only createLogger() needs it: loaded on first use, not at import.
+function loadWinston(): typeof Winston {
+  return createRequire(import.meta.url)('winston') as typeof Winston;
 }
 
 function isTerminal(stream: NodeJS.WritableStream): boolean {
   return (stream as { isTTY?: boolean }).isTTY === true;
 }
 
-/** Errors in metadata become plain objects, so JSON output keeps their message and code. */
-const serializeErrors = winston.format((info) => {
-  for (const [key, value] of Object.entries(info)) {
-    if (value instanceof Error) info[key] = serializeError(value);
-  }
-  return info;
-});
-
-// A cause chain can loop; past this depth it is cut.
-const maxCauseDepth = 8;
-
-function serializeError(error: Error, depth = 0): Record<string, unknown> {
-  const { name, message, stack, cause } = error;
-  const serialized: Record<string, unknown> = { name, message, stack };
-  const code = (error as { code?: unknown }).code;
-  if (code !== undefined) serialized.code = code;
-  if (depth >= maxCauseDepth) return serialized;
-  if (error instanceof AggregateError) {
-    serialized.errors = (error.errors as unknown[]).map((inner) =>
-      inner instanceof Error ? serializeError(inner, depth + 1) : inner,
-    );
-  }
-  if (cause !== undefined) {
-    serialized.cause = cause instanceof Error ? serializeError(cause, depth + 1) : cause;
-  }
-  return serialized;
-}
-
-function jsonFormat(): winston.Logform.Format {
+function jsonFormat(winston: typeof Winston): Winston.Logform.Format {
+  /** Errors in metadata become plain objects, so JSON output keeps their message and code. */
+  const serializeErrors = winston.format((info) => {
+    for (const [key, value] of Object.entries(info)) {
+      if (value instanceof Error) info[key] = serializeError(value);
+    }
+    return info;
+  });
   return winston.format.combine(
     winston.format.timestamp(),
     serializeErrors(),
@@ -112,55 +134,12 @@ function jsonFormat(): winston.Logform.Format {
   );
 }
 
-function prettyFormat(): winston.Logform.Format {
+function prettyFormat(winston: typeof Winston): Winston.Logform.Format {
   return winston.format.combine(
     winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
     winston.format.printf((info) => {
-      const { timestamp, level, message, service, ...rest } = info;
-      const error = rest.error instanceof Error ? rest.error : undefined;
-      if (error) delete rest.error;
-      const scope = typeof service === 'string' ? ` [${service}]` : '';
-      const fields = Object.entries(rest)
-        .map(([key, value]) => ` ${key}=${formatValue(value)}`)
-        .join('');
-      const failure = error ? `\n${describeFailure(error)}` : '';
-      return `${String(timestamp)} ${level.padEnd(5)}${scope} ${String(message)}${fields}${failure}`;
+      const { timestamp, level, message, ...meta } = info;
+      return `${String(timestamp)} ${readableLine(level, message, meta)}`;
     }),
   );
-}
-
-function formatValue(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  // JSON has no text for these: JSON.stringify() returns undefined.
-  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-    return describe(value);
-  }
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return describe(value); // a bigint, a cycle
-  }
-}
-
-/** The stack, then each error an aggregate holds and each cause, indented. */
-function describeFailure(error: Error, depth = 0): string {
-  const lines = [error.stack ?? `${error.name}: ${error.message}`];
-  if (depth < maxCauseDepth) {
-    if (error instanceof AggregateError) {
-      for (const inner of error.errors as unknown[]) {
-        lines.push(
-          indent(inner instanceof Error ? describeFailure(inner, depth + 1) : formatValue(inner)),
-        );
-      }
-    }
-    const { cause } = error;
-    if (cause instanceof Error) lines.push(`caused by: ${describeFailure(cause, depth + 1)}`);
-    else if (cause !== undefined) lines.push(`caused by: ${formatValue(cause)}`);
-  }
-  return lines.join('\n');
-}
-
-function indent(text: string): string {
-  return text.replace(/^/gm, '    ');
 }

@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
 import { assertService, type Service } from './service.js';
 import { backoffSettings, type BackoffOptions } from './internal/backoff.js';
 import { settingsOf, type LifecycleSettings } from './internal/lifecycle-settings.js';
-import { childLifecycles, type CompositeService } from './internal/protocol.js';
+import { childLifecycles, childrenOf, type CompositeService } from './internal/protocol.js';
 import { RestarterRun, type RestarterSettings } from './internal/restarter-run.js';
 import {
   assertFunction,
@@ -37,6 +37,9 @@ export interface RestarterOptions extends BackoffOptions {
   hookTimeout?: number;
 }
 
+/** A service's optional `healthCheck()` or `livenessCheck()`. */
+type Check = () => Promise<void> | void;
+
 /** How `pool.add(service, { restart })` restarts a child: a mode, or a Restarter's options. */
 export type RestartPolicy = RestartMode | RestarterOptions;
 
@@ -63,6 +66,10 @@ const modes: readonly RestartMode[] = ['on-crash', 'always'];
  * A stop request stops the child, or cuts a restart delay short; no timer outlives the run. The
  * child's lifecycle is the same object across restarts, so its hooks see every run.
  *
+ * In snapshots and health reports the restarter stands for its child: one node, with the
+ * restarter's state and the child's own children (a restarted pool's services), and the child's
+ * `healthCheck()` and `livenessCheck()`.
+ *
  * @example
  * ```ts
  * const consumer = new Restarter(queueConsumer, { maxRestarts: 5, window: 60_000 });
@@ -81,14 +88,38 @@ export class Restarter<S extends Service = Service>
   readonly service: S;
   /** The child's lifecycle, the same across restarts: add hooks to it. */
   readonly lifecycle: Lifecycle<S>;
-  /** The child's lifecycle, as a one-element list (the tree walkers read `lifecycles`). */
+  /** The child's lifecycle, as a one-element list. */
   readonly lifecycles: readonly Lifecycle[];
   readonly #settings: RestarterSettings;
   #run: RestarterRun | undefined;
 
-  /** @internal */
+  /**
+   * @internal The child's own children: in the tree, the restarter's node is the child (a
+   * restarted `jobs` is drawn once, not `jobs └── jobs`).
+   */
   get [childLifecycles](): readonly Lifecycle[] {
-    return this.lifecycles;
+    return childrenOf(this.service);
+  }
+
+  /**
+   * The child's `healthCheck()` when it has one, so `health()` still asks it: the restarter's node
+   * stands for the child. While a restart is pending (the restarter runs, its child does not) it
+   * is a check that fails with `Service "<name>" is restarting` (`cause`: the child's crash
+   * error), whether the child has a check or not: the service cannot serve until it runs again.
+   * `undefined` otherwise.
+   */
+  get healthCheck(): Check | undefined {
+    if (this.#restarting()) return () => this.#restartingCheck();
+    return checkOf(this.service, 'healthCheck');
+  }
+
+  /**
+   * The child's `livenessCheck()` while the child runs, when it has one; `undefined` otherwise (a
+   * restart in progress is not a stuck service).
+   */
+  get livenessCheck(): Check | undefined {
+    if (this.#restarting()) return undefined;
+    return checkOf(this.service, 'livenessCheck');
   }
 
   /**
@@ -119,6 +150,24 @@ export class Restarter<S extends Service = Service>
       this.#run = undefined;
     });
   }
+
+  /** Whether a run of the restarter is in progress while its child does not run. */
+  #restarting(): boolean {
+    return this.#run !== undefined && this.lifecycle.state !== 'running';
+  }
+
+  #restartingCheck(): Promise<void> {
+    const { error } = this.lifecycle;
+    const message = `Service "${this.name}" is restarting`;
+    return Promise.reject(error ? new Error(message, { cause: error }) : new Error(message));
+  }
+}
+
+/** `service[method]`, bound to it, if it is a function. */
+function checkOf(service: Service, method: 'healthCheck' | 'livenessCheck'): Check | undefined {
+  const check = (service as Partial<Record<typeof method, unknown>>)[method];
+  if (typeof check !== 'function') return undefined;
+  return () => (check as Check).call(service);
 }
 
 /**

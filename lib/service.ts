@@ -32,11 +32,25 @@ export interface Service {
   /** Runs the service until it is told to stop. */
   runWithLifecycle(lifecycle: Lifecycle): Promise<void> | void;
   /**
-   * Optional: says, beyond its state, whether the service can do its job (a database ping). Asked
-   * by `health()` while the service runs; a throw, a rejection or a timeout makes it unhealthy
-   * and not ready.
+   * Optional readiness check: says, beyond its state, whether the service can serve now — its
+   * dependencies answer (a database ping). Asked by `health()` and `/readyz` while the service
+   * runs; a throw, a rejection or a timeout makes it (and the tree) not ready, never not live:
+   * restarting the process would not bring the database back.
    */
   healthCheck?(): Promise<void> | void;
+  /**
+   * Optional liveness check: says whether the service itself is stuck (a loop that stopped
+   * turning, a consumer that stopped consuming), which only a restart fixes. Asked by `health()`
+   * and `/livez` while the service runs; a throw, a rejection or a timeout makes the tree not
+   * live, so Kubernetes restarts the pod. Keep it local and cheap: never check a dependency here.
+   * @example
+   * ```ts
+   * livenessCheck() {
+   *   if (Date.now() - this.lastTick > 30_000) throw new Error('the loop has not turned for 30 s');
+   * }
+   * ```
+   */
+  livenessCheck?(): Promise<void> | void;
 }
 
 /** Whether `value` has a non-empty string `name` and a `runWithLifecycle` method. */

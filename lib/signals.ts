@@ -2,9 +2,7 @@ import { constants } from 'node:os';
 import { systemClock, type Clock } from './clock.js';
 import { Lifecycle } from './lifecycle.js';
 import { silentLogger, type Logger } from './logger.js';
-import type { State } from './state.js';
-import { log } from './internal/log.js';
-import { activeServices } from './internal/tree.js';
+import { SignalHandler, type SignalSettings } from './internal/signal-handler.js';
 import {
   assertClock,
   assertDuration,
@@ -15,12 +13,16 @@ import {
   withoutUndefined,
 } from './internal/validate.js';
 
-/** The exit codes {@link handleSignals} uses: a clean stop, a crash, and a forced exit. */
-export const exitCodes = Object.freeze({ stopped: 0, crashed: 1, forced: 2 });
+export { exitCodes } from './internal/signal-handler.js';
 
 /** Options of {@link handleSignals}. */
 export interface HandleSignalsOptions {
-  /** The signals that start a stop. @default ['SIGINT', 'SIGTERM'] */
+  /**
+   * The signals that start a stop, each listed once. The same signal again less than 250 ms
+   * after the first is the same request (a terminal and a wrapper such as npm or tsx each deliver
+   * one Ctrl+C); another signal, or the same one later, forces the exit.
+   * @default ['SIGINT', 'SIGTERM']
+   */
   signals?: readonly NodeJS.Signals[];
   /** The shutdown deadline given to `stop()`, in ms. @default 10_000 */
   timeout?: number;
@@ -28,13 +30,34 @@ export interface HandleSignalsOptions {
   grace?: number;
   /** Ends the process; replace it in tests. @default process.exit */
   exit?: (code: number) => void;
-  /** Where the signal, the stop and a forced exit are logged. @default a silent logger */
+  /**
+   * Where the signal, a fault, the stop and the exit are logged. Before exiting, handleSignals
+   * waits (`flushTimeout` at most) for it to write its lines: a winston logger is ended and
+   * each of its transports waited for; another logger's `flush()` method, if it has one, is
+   * called (synchronous, returning a promise, or calling back as pino's `flush(cb)` does).
+   * @default a silent logger (faults are then written to stderr, as Node would have)
+   */
   logger?: Logger;
-  /** Timers for the forced exit. @default the real timers */
+  /**
+   * Timers for the forced exit and the flush bound, and the time of the 250 ms signal window.
+   * @default the real timers
+   */
   clock?: Clock;
+  /**
+   * Whether an uncaught exception or unhandled rejection stops the lifecycle as a signal would
+   * (logged with its error, same deadline, the fault as the stop's reason) and exits 1; a second
+   * fault or a signal while stopping forces the exit. `false` leaves faults to Node, which ends
+   * the process at once with no cleanup.
+   * @default true
+   */
+  faults?: boolean;
+  /**
+   * The longest handleSignals waits, after its last log line, for the logger to write its lines
+   * before it exits, in ms (0: exit at once).
+   * @default 2_000
+   */
+  flushTimeout?: number;
 }
-
-type Settings = Required<HandleSignalsOptions>;
 
 // Every option, listed once; the compiler checks the list against HandleSignalsOptions.
 const optionNames = Object.keys({
@@ -44,17 +67,23 @@ const optionNames = Object.keys({
   exit: true,
   logger: true,
   clock: true,
+  faults: true,
+  flushTimeout: true,
 } satisfies Record<keyof HandleSignalsOptions, true>);
 
 /**
- * Stops `lifecycle` when the process receives SIGINT or SIGTERM, then exits: 0 after a clean
- * stop, 1 after a crash. A second signal, or the stop still unfinished `grace` ms after its
- * deadline, forces the exit with code 2 and logs the services that had not stopped.
+ * Stops `lifecycle` when the process receives SIGINT or SIGTERM (the signal's name is the stop's
+ * reason), or when an uncaught exception or unhandled rejection happens (see `faults`), then
+ * exits once the logger has written its lines: 0 after a clean stop, 1 after a crash or a fault.
+ * A second signal or fault, or the stop still unfinished `grace` ms after its deadline, forces the
+ * exit with code 2 and logs the services that had not stopped. While the lifecycle runs, the
+ * process stays alive (one ref'd handle, released when the run ends), even if its services only
+ * await their signal.
  *
- * @returns a function that removes the signal listeners and cancels a pending forced exit; a
- * stop already under way goes on, but no longer ends the process.
+ * @returns a function that removes the listeners, releases the process and cancels a pending
+ * forced exit; a stop already under way goes on, but no longer ends the process.
  * @throws {TypeError} when an argument is of the wrong type, an option is unknown (a misspelling),
- * or `signals` names an unknown or uncatchable signal (SIGKILL, SIGSTOP).
+ * or `signals` names an unknown or uncatchable signal (SIGKILL, SIGSTOP) or one signal twice.
  * @example
  * ```ts
  * const lifecycle = new Lifecycle(pool);
@@ -70,16 +99,20 @@ export function handleSignals(
   return new SignalHandler(lifecycle, parseOptions(options)).listen();
 }
 
-function parseOptions(options: HandleSignalsOptions): Settings {
+function parseOptions(options: HandleSignalsOptions): SignalSettings {
   assertOptions(options, 'options', optionNames);
-  const settings: Settings = {
+  const given = withoutUndefined(options);
+  const settings: SignalSettings = {
     signals: ['SIGINT', 'SIGTERM'],
     timeout: 10_000,
     grace: 1_000,
     exit: (code: number) => process.exit(code),
     logger: silentLogger,
     clock: systemClock,
-    ...withoutUndefined(options),
+    faults: true,
+    flushTimeout: 2_000,
+    ...given,
+    printFaults: given.logger === undefined,
   };
   assertSignals(settings.signals);
   assertDuration(settings.timeout, 'options.timeout');
@@ -87,95 +120,9 @@ function parseOptions(options: HandleSignalsOptions): Settings {
   assertFunction(settings.exit, 'options.exit');
   assertLogger(settings.logger, 'options.logger');
   assertClock(settings.clock, 'options.clock');
+  if (typeof settings.faults !== 'boolean') invalid('options.faults', 'a boolean', settings.faults);
+  assertDuration(settings.flushTimeout, 'options.flushTimeout');
   return settings;
-}
-
-/** What happens to the process: nothing yet, a stop under way, or done (exited or removed). */
-type Phase = 'waiting' | 'stopping' | 'done';
-
-class SignalHandler {
-  readonly #lifecycle: Lifecycle;
-  readonly #settings: Settings;
-  #phase: Phase = 'waiting';
-  #forceTimer: unknown;
-
-  constructor(lifecycle: Lifecycle, settings: Settings) {
-    this.#lifecycle = lifecycle;
-    this.#settings = settings;
-  }
-
-  /** Adds the listeners (all or none); returns the function that removes them. */
-  listen(): () => void {
-    const { signals } = this.#settings;
-    const added: NodeJS.Signals[] = [];
-    try {
-      for (const signal of signals) {
-        process.on(signal, this.#onSignal);
-        added.push(signal);
-      }
-    } catch (error) {
-      for (const signal of added) process.off(signal, this.#onSignal);
-      throw error;
-    }
-    return () => {
-      for (const signal of signals) process.off(signal, this.#onSignal);
-      this.#end();
-    };
-  }
-
-  readonly #onSignal = (signal: NodeJS.Signals): void => {
-    if (this.#phase === 'stopping') this.#force(`received ${signal} again`);
-    else if (this.#phase === 'waiting') this.#stop(signal);
-  };
-
-  #stop(signal: NodeJS.Signals): void {
-    const { timeout, grace, logger, clock } = this.#settings;
-    this.#phase = 'stopping';
-    log(logger, 'info', 'received signal, stopping', {
-      service: this.#lifecycle.name,
-      signal,
-      timeout,
-    });
-    if (timeout + grace !== Infinity) {
-      this.#forceTimer = clock.setTimeout(() => {
-        this.#forceTimer = undefined;
-        this.#force(`the stop took longer than ${timeout} ms + ${grace} ms grace`);
-      }, timeout + grace);
-    }
-    void this.#lifecycle
-      .stop({ timeout })
-      .then((state) => {
-        this.#finish(state);
-      })
-      .catch((error: unknown) => {
-        log(logger, 'error', 'exit failed', { service: this.#lifecycle.name, error });
-      });
-  }
-
-  #finish(state: State): void {
-    if (this.#phase !== 'stopping') return;
-    const code = state === 'crashed' ? exitCodes.crashed : exitCodes.stopped;
-    log(this.#settings.logger, 'info', 'exiting', { service: this.#lifecycle.name, state, code });
-    this.#exit(code);
-  }
-
-  #force(reason: string): void {
-    if (this.#phase !== 'stopping') return;
-    const unstopped = activeServices(this.#lifecycle);
-    log(this.#settings.logger, 'error', 'forcing exit', { reason, unstopped });
-    this.#exit(exitCodes.forced);
-  }
-
-  #exit(code: number): void {
-    this.#end();
-    this.#settings.exit(code);
-  }
-
-  #end(): void {
-    this.#phase = 'done';
-    if (this.#forceTimer !== undefined) this.#settings.clock.clearTimeout(this.#forceTimer);
-    this.#forceTimer = undefined;
-  }
 }
 
 const uncatchable: ReadonlySet<string> = new Set(['SIGKILL', 'SIGSTOP']);
@@ -188,6 +135,14 @@ function assertSignals(signals: unknown): asserts signals is readonly NodeJS.Sig
       'options.signals',
       'a non-empty array of catchable signal names such as SIGTERM',
       signals,
+    );
+  }
+  // Listed twice, a signal would run two listeners: every first signal would force the exit.
+  const names = signals as readonly string[];
+  const twice = names.find((signal, index) => names.indexOf(signal) !== index);
+  if (twice !== undefined) {
+    throw new TypeError(
+      `Expected \`options.signals\` to list each signal once, got ${twice} twice`,
     );
   }
 }

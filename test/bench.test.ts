@@ -2,10 +2,14 @@
 // keeps working as the library changes. Every scenario checks its own outcome (the root ends
 // 'stopped', every hook is called) and throws otherwise.
 import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { catalogue, isScenarioKey, type ScenarioKey } from '../bench/catalogue.js';
+import { importTime, isStale } from '../bench/import-time.js';
 import {
   flat,
   hooks,
@@ -80,6 +84,32 @@ test('S4 starts and stops a chain of nested pools; the deep chain has no baselin
   t.is(deep.baseline, undefined);
 });
 
+test('S6 times the import of a module by a fresh Node process, in ms, with no baseline', async (t) => {
+  // A module of its own, so the test neither needs nor builds dist.
+  const scenario = importTime('data:text/javascript,export const answer = 42;');
+  t.is(scenario.baseline, undefined);
+  const { overseer } = await runBothSides(scenario);
+  assertMeasured(t, overseer, ['ms']);
+  t.true(overseer.ms! > 0);
+});
+
+test('S6 builds dist first when dist/index.js is missing or older than a file of lib', async (t) => {
+  const directory = await mkdtemp(join(tmpdir(), 'overseer-bench-'));
+  t.teardown(() => rm(directory, { recursive: true, force: true }));
+  const built = join(directory, 'dist', 'index.js');
+  const sources = join(directory, 'lib');
+  await mkdir(join(sources, 'internal'), { recursive: true });
+  await writeFile(join(sources, 'internal', 'run.ts'), '');
+  t.true(isStale(built, sources), 'missing');
+  await mkdir(join(directory, 'dist'));
+  await writeFile(built, '');
+  const past = new Date(Date.now() - 60_000);
+  await utimes(join(sources, 'internal', 'run.ts'), past, past);
+  t.false(isStale(built, sources), 'newer than every source');
+  await utimes(built, new Date(past.getTime() - 1_000), new Date(past.getTime() - 1_000));
+  t.true(isStale(built, sources), 'older than a source in a subfolder');
+});
+
 test('every scenario of the catalogue can be built', (t) => {
   for (const [key, build] of Object.entries(catalogue)) {
     const scenario = build();
@@ -87,7 +117,7 @@ test('every scenario of the catalogue can be built', (t) => {
   }
 });
 
-test('the targets are ratios to the baseline, with an absolute bound for the deep chain', (t) => {
+test('the targets are ratios to the baseline, with absolute bounds for the deep chain and the import', (t) => {
   t.deepEqual(
     rows.map((row) => [row.label, describe(row.target, row.unit)]),
     [
@@ -105,6 +135,7 @@ test('the targets are ratios to the baseline, with an absolute bound for the dee
       ['S4 tree 9 levels, fan-out 4 (87,381 nodes)', '≤ 1.3×'],
       ['S4 chain of 1,000 pools, start + stop', ''],
       ['S4 chain of 10,000 pools, start + stop', 'starts and stops, ≤ 100 ms'],
+      ['S6 import of overseer by a fresh process', '≤ 20 ms'],
     ],
   );
   t.deepEqual(scaling.target, { ratio: 1.15 }, 'S5: relative to the baseline’s own scaling');
@@ -170,6 +201,18 @@ test('the chain of 10,000 has no baseline and must start and stop within 100 ms'
     rowOf(beyond.lines, label),
     `| ${label} | ms | 101 | — | — | starts and stops, ≤ 100 ms | ✗ |`,
   );
+  t.deepEqual(beyond.missed, [label]);
+});
+
+test('the import must take at most 20 ms, and has no baseline', (t) => {
+  const label = 'S6 import of overseer by a fresh process';
+  const run = (values: number[]) =>
+    table(new Map<ScenarioKey, SideMetrics>([['S6 import', measured('ms', values)]]));
+  const within = run([12, 20, 45]);
+  t.is(rowOf(within.lines, label), `| ${label} | ms | 20.0 | — | — | ≤ 20 ms | ✓ |`);
+  t.deepEqual(within.missed, []);
+  const beyond = run([46.2]);
+  t.is(rowOf(beyond.lines, label), `| ${label} | ms | 46.2 | — | — | ≤ 20 ms | ✗ |`);
   t.deepEqual(beyond.missed, [label]);
 });
 

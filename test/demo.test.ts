@@ -76,7 +76,10 @@ class Demo {
     return this.#transitions(service, pool).map((line) => line.state);
   }
 
-  /** The states the root logged for itself (through its onStateChange hook), in order. */
+  /**
+   * The states the root logged for itself, in order: a lifecycle with a logger that no pool runs
+   * logs its own transitions.
+   */
   rootStates(): (string | undefined)[] {
     return this.#transitions('app', undefined).map((line) => line.state);
   }

@@ -15,26 +15,8 @@ import { nextImmediate } from './helpers/lifecycle.js';
 import { withoutFaults } from './helpers/property-run.js';
 import { runToEnd } from './helpers/pool.js';
 import { reach } from './helpers/record.js';
-import { ControlledService, type Behaviour } from './helpers/service.js';
-
-/** A {@link ControlledService} with its own `healthCheck()`, which counts its calls. */
-class CheckedService extends ControlledService {
-  calls = 0;
-  readonly #check: () => Promise<void> | void;
-
-  constructor(name: string, check: () => Promise<void> | void, behaviour: Behaviour = {}) {
-    super(name, behaviour);
-    this.#check = check;
-  }
-
-  healthCheck(): Promise<void> | void {
-    this.calls++;
-    return this.#check();
-  }
-}
-
-/** A check that never settles. */
-const hang = (): Promise<void> => new Promise<void>(() => undefined);
+import { CheckedService, controlledCheck, hang } from './helpers/probes.js';
+import { ControlledService } from './helpers/service.js';
 
 /** A promise with its resolve function, for a check the test settles by hand. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -87,7 +69,7 @@ test('a running tree is live and ready, and the report mirrors every service', a
       since: 35,
       startupMs: 25,
       ready: true,
-      healthy: true,
+      live: true,
       children: [
         {
           name: 'db',
@@ -95,7 +77,7 @@ test('a running tree is live and ready, and the report mirrors every service', a
           since: 10,
           startupMs: 0,
           ready: true,
-          healthy: true,
+          live: true,
           check: { ok: true, durationMs: 0 },
           children: [],
         },
@@ -105,7 +87,7 @@ test('a running tree is live and ready, and the report mirrors every service', a
           since: 35,
           startupMs: 25,
           ready: true,
-          healthy: true,
+          live: true,
           children: [],
         },
       ],
@@ -138,7 +120,7 @@ test('a starting child makes the tree not ready but it stays live', async (t) =>
       since: 0,
       startupMs: undefined,
       ready: false,
-      healthy: true,
+      live: true,
       children: [
         {
           name: 'web',
@@ -146,7 +128,7 @@ test('a starting child makes the tree not ready but it stays live', async (t) =>
           since: 0,
           startupMs: undefined,
           ready: false,
-          healthy: true,
+          live: true,
           children: [],
         },
       ],
@@ -189,7 +171,7 @@ test('a crashed child makes the tree not live while its pool drains and after th
       since: 0,
       startupMs: 0,
       ready: false,
-      healthy: false,
+      live: false,
       children: [
         {
           name: 'worker',
@@ -198,7 +180,7 @@ test('a crashed child makes the tree not live while its pool drains and after th
           startupMs: 0,
           error: worker.error,
           ready: false,
-          healthy: false,
+          live: false,
           children: [],
         },
         {
@@ -207,7 +189,7 @@ test('a crashed child makes the tree not live while its pool drains and after th
           since: 0,
           startupMs: 0,
           ready: true,
-          healthy: true,
+          live: true,
           children: [],
         },
       ],
@@ -222,12 +204,12 @@ test('a crashed child makes the tree not live while its pool drains and after th
   t.false(crashed.ready);
   t.is(crashed.tree.state, 'crashed');
   t.is(crashed.tree.error, error);
-  t.false(crashed.tree.healthy);
+  t.false(crashed.tree.live);
   t.deepEqual(
-    crashed.tree.children.map(({ name, state, healthy }) => ({ name, state, healthy })),
+    crashed.tree.children.map(({ name, state, live }) => ({ name, state, live })),
     [
-      { name: 'worker', state: 'crashed', healthy: false },
-      { name: 'web', state: 'stopped', healthy: true },
+      { name: 'worker', state: 'crashed', live: false },
+      { name: 'web', state: 'stopped', live: true },
     ],
   );
 });
@@ -248,7 +230,7 @@ test('a root that never ran is live but not ready, and no check is called', asyn
       since: undefined,
       startupMs: undefined,
       ready: false,
-      healthy: true,
+      live: true,
       children: [
         {
           name: 'db',
@@ -256,7 +238,7 @@ test('a root that never ran is live but not ready, and no check is called', asyn
           since: undefined,
           startupMs: undefined,
           ready: false,
-          healthy: true,
+          live: true,
           children: [],
         },
       ],
@@ -285,7 +267,7 @@ test('a root that ran and stopped is live but not ready', async (t) => {
       since: 70,
       startupMs: 0,
       ready: false,
-      healthy: true,
+      live: true,
       children: ['stopped'],
     },
   );
@@ -308,7 +290,7 @@ const failures = [
 ] as const;
 
 for (const { how, check } of failures) {
-  test(`a healthCheck that ${how} makes the service, its ancestors and the report neither healthy nor ready`, async (t) => {
+  test(`a healthCheck that ${how} makes the service, its ancestors and the report not ready, and leaves them live`, async (t) => {
     const { clock, pool, root } = app();
     const inner = new Pool({ name: 'inner', clock });
     const failure = new Error('db unreachable');
@@ -322,7 +304,7 @@ for (const { how, check } of failures) {
 
     const report = await health(root, { clock });
 
-    t.false(report.live);
+    t.true(report.live, 'a dependency that fails is no reason to restart the process');
     t.false(report.ready);
     const [web, innerNode] = report.tree.children as [HealthNode, HealthNode];
     const dbNode = innerNode.children[0]!;
@@ -332,22 +314,22 @@ for (const { how, check } of failures) {
       since: 0,
       startupMs: 0,
       ready: false,
-      healthy: false,
+      live: true,
       check: { ok: false, error: failure, durationMs: 0 },
       children: [],
     });
     t.is(dbNode.check?.error, failure, 'the very error the check failed with');
     t.deepEqual(
-      [report.tree, innerNode, web].map(({ name, state, ready, healthy }) => ({
+      [report.tree, innerNode, web].map(({ name, state, ready, live }) => ({
         name,
         state,
         ready,
-        healthy,
+        live,
       })),
       [
-        { name: 'app', state: 'running', ready: false, healthy: false },
-        { name: 'inner', state: 'running', ready: false, healthy: false },
-        { name: 'web', state: 'running', ready: true, healthy: true },
+        { name: 'app', state: 'running', ready: false, live: true },
+        { name: 'inner', state: 'running', ready: false, live: true },
+        { name: 'web', state: 'running', ready: true, live: true },
       ],
     );
     t.is(db.lifecycle.state, 'running', 'a failing check changes no state');
@@ -365,7 +347,7 @@ for (const { how, check } of failures) {
 
     const report = await health(root, { clock });
 
-    t.false(report.live);
+    t.true(report.live);
     t.false(report.ready);
     const result = report.tree.children[0]!.check!;
     t.false(result.ok);
@@ -399,11 +381,11 @@ test('a check that hangs fails at exactly the timeout with an error naming the s
   await fake.tickAsync(1);
   const { live, ready, tree } = await report;
 
-  t.false(live);
+  t.true(live);
   t.false(ready);
   const node = tree.children[0]!;
   t.false(node.ready);
-  t.false(node.healthy);
+  t.true(node.live);
   t.false(node.check?.ok);
   t.is(node.check?.durationMs, 500);
   t.true(node.check?.error instanceof Error);
@@ -570,6 +552,269 @@ test('the checks of services that do not run are not called', async (t) => {
   t.is(await done, undefined);
 });
 
+test('a lifecycle reachable twice (the same pool added twice) is reported once and checked once', async (t) => {
+  const inner = new Pool({ name: 'inner' });
+  const c = new CheckedService('c', () => undefined);
+  inner.add(c);
+  const outer = new Pool({ name: 'outer' });
+  outer.add(inner);
+  outer.add(inner);
+
+  const { tree } = await health(new Lifecycle(outer));
+
+  t.deepEqual(
+    tree.children.map((child) => [child.name, child.children.map(({ name }) => name)]),
+    [
+      ['inner', ['c']],
+      ['inner', []],
+    ],
+  );
+  t.is(c.calls, 0, 'not running: not asked');
+});
+
+// --- liveness: livenessCheck() ---
+
+test('a livenessCheck that throws makes the service, its ancestors and the report not live, and leaves them ready', async (t) => {
+  const { clock, pool, root } = app();
+  const inner = new Pool({ name: 'inner', clock });
+  const stuck = new Error('the loop has not turned for 30 s');
+  const jobs = new CheckedService('jobs', {
+    liveness: () => {
+      throw stuck;
+    },
+  });
+  inner.add(jobs);
+  pool.add(inner);
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const report = await health(root, { clock });
+
+  t.false(report.live);
+  t.true(report.ready, 'a stuck service is a reason to restart, not to stop the traffic first');
+  const innerNode = report.tree.children[0]!;
+  t.deepEqual(innerNode.children[0], {
+    name: 'jobs',
+    state: 'running',
+    since: 0,
+    startupMs: 0,
+    ready: true,
+    live: false,
+    liveness: { ok: false, error: stuck, durationMs: 0 },
+    children: [],
+  });
+  t.deepEqual(
+    [report.tree, innerNode].map(({ name, ready, live }) => ({ name, ready, live })),
+    [
+      { name: 'app', ready: true, live: false },
+      { name: 'inner', ready: true, live: false },
+    ],
+  );
+  t.is(jobs.lifecycle.state, 'running', 'a failing check changes no state');
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a livenessCheck that rejects a non-Error fails with a NonErrorThrownError', async (t) => {
+  const { clock, pool, root } = app();
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-Error on purpose
+  pool.add(new CheckedService('jobs', { liveness: () => Promise.reject('wedged') }));
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const { live, tree } = await health(root, { clock });
+
+  t.false(live);
+  const error = tree.children[0]!.liveness?.error;
+  t.true(error instanceof NonErrorThrownError);
+  t.like(error, { cause: 'wedged' });
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a livenessCheck that hangs fails at the timeout with an error naming it', async (t) => {
+  const { clock, fake, pending, pool, root } = app();
+  pool.add(new CheckedService('jobs', { liveness: hang }));
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const report = health(root, { timeout: 300, clock });
+  const progress = track(report);
+  await fake.tickAsync(299);
+  t.false(progress.settled);
+  await fake.tickAsync(1);
+  const { live, ready, tree } = await report;
+
+  t.false(live);
+  t.true(ready);
+  t.is(
+    tree.children[0]!.liveness?.error?.message,
+    'liveness check of "jobs" timed out after 300 ms',
+  );
+  t.is(tree.children[0]!.liveness?.durationMs, 300);
+  t.is(pending(), 0);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a service with both checks is reported with each: check (readiness) and liveness', async (t) => {
+  const { clock, pool, root } = app();
+  const db = new CheckedService('db', {
+    health: () => Promise.reject(new Error('db unreachable')),
+    liveness: () => undefined,
+  });
+  pool.add(db);
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const { live, ready, tree } = await health(root, { clock });
+
+  t.true(live);
+  t.false(ready);
+  t.like(tree.children[0], {
+    ready: false,
+    live: true,
+    check: { ok: false, error: { message: 'db unreachable' } },
+    liveness: { ok: true, durationMs: 0 },
+  });
+  t.deepEqual([db.calls, db.livenessCalls], [1, 1]);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a livenessCheck is asked only while its service runs', async (t) => {
+  const { clock, pool, root } = app();
+  const starting = new CheckedService('starting', { liveness: hang }, { running: 'manually' });
+  const running = new CheckedService('running', { liveness: () => undefined });
+  pool.add(starting);
+  pool.add(running);
+  const started = Promise.all([starting.started(), running.started()]);
+  const done = runToEnd(root);
+  await started;
+
+  const report = await health(root, { clock });
+
+  t.deepEqual([starting.livenessCalls, running.livenessCalls], [0, 1]);
+  t.true(report.live);
+  t.false('liveness' in report.tree.children[0]!);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a check is called as a method of its service', async (t) => {
+  const { clock } = fakeClock();
+  class Database {
+    readonly name = 'db';
+    readonly seen: unknown[] = [];
+    runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
+      lifecycle.running();
+      return new Promise((resolve) => {
+        lifecycle.signal.addEventListener('abort', () => {
+          resolve();
+        });
+      });
+    }
+    healthCheck(): void {
+      this.seen.push(this);
+    }
+    livenessCheck(): void {
+      this.seen.push(this);
+    }
+  }
+  const db = new Database();
+  const root = new Lifecycle(db, { clock });
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  t.like(await health(root, { clock }), { live: true, ready: true });
+  t.deepEqual(db.seen, [db, db]);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+// --- shared checks: single-flight and checkCacheMs ---
+
+test('concurrent reports share one check in flight per service, even with checkCacheMs: 0', async (t) => {
+  const { clock, pool, root } = app();
+  const answer = controlledCheck();
+  const jobsLiveness = controlledCheck();
+  const db = new CheckedService('db', answer.check);
+  const jobs = new CheckedService('jobs', { liveness: jobsLiveness.check });
+  pool.add(db);
+  pool.add(jobs);
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const reports = Array.from({ length: 50 }, () => health(root, { clock, checkCacheMs: 0 }));
+  answer.resolve();
+  jobsLiveness.resolve();
+  const settled = await Promise.all(reports);
+
+  t.deepEqual([db.calls, jobs.livenessCalls], [1, 1], 'each check ran once for 50 reports');
+  for (const report of settled) t.like(report, { live: true, ready: true });
+  t.is(settled[0]!.tree.children[0]!.check, settled[49]!.tree.children[0]!.check, 'one result');
+
+  // With checkCacheMs: 0, a check that has settled is run again.
+  await health(root, { clock, checkCacheMs: 0 });
+  t.deepEqual([db.calls, jobs.livenessCalls], [2, 2]);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a settled result, failed or not, is reused for checkCacheMs (default 1,000 ms), then the check runs again', async (t) => {
+  const { clock, fake, pool, root } = app();
+  let failing = true;
+  const db = new CheckedService('db', () => {
+    if (failing) throw new Error('db unreachable');
+  });
+  pool.add(db);
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  t.false((await health(root, { clock })).ready);
+  failing = false;
+  await fake.tickAsync(999);
+  t.false((await health(root, { clock })).ready, 'the failure is reused for 999 ms');
+  t.is(db.calls, 1);
+  await fake.tickAsync(1);
+  t.true((await health(root, { clock })).ready, 'run again once 1,000 ms have passed');
+  t.is(db.calls, 2);
+
+  await fake.tickAsync(250);
+  await health(root, { clock, checkCacheMs: 200 });
+  t.is(db.calls, 3, 'a shorter checkCacheMs of a caller makes it run again');
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
+test('a check shared in flight keeps the timeout of the report that started it', async (t) => {
+  const { clock, fake, pool, root } = app();
+  const db = new CheckedService('db', hang);
+  pool.add(db);
+  const done = runToEnd(root);
+  await root.whenRunning();
+
+  const first = health(root, { clock, timeout: 100 });
+  const second = health(root, { clock, timeout: 5_000 });
+  await fake.tickAsync(100);
+  const [a, b] = await Promise.all([first, second]);
+
+  t.is(db.calls, 1);
+  t.is(a.tree.children[0]!.check?.error?.message, 'health check of "db" timed out after 100 ms');
+  t.is(b.tree.children[0]!.check, a.tree.children[0]!.check);
+
+  t.is(await root.stop(), 'stopped');
+  t.is(await done, undefined);
+});
+
 // --- a stop of the root ---
 
 test('the report is not ready once a stop of the root was requested, even while the root still runs', async (t) => {
@@ -614,16 +859,16 @@ test('during a pool drain delay the report is live but not ready while the child
   t.true(report.live);
   t.false(report.ready);
   t.deepEqual(
-    [report.tree, ...report.tree.children].map(({ name, state, ready, healthy }) => ({
+    [report.tree, ...report.tree.children].map(({ name, state, ready, live }) => ({
       name,
       state,
       ready,
-      healthy,
+      live,
     })),
     [
-      { name: 'app', state: 'stopping', ready: false, healthy: true },
-      { name: 'db', state: 'running', ready: true, healthy: true },
-      { name: 'web', state: 'running', ready: true, healthy: true },
+      { name: 'app', state: 'stopping', ready: false, live: true },
+      { name: 'db', state: 'running', ready: true, live: true },
+      { name: 'web', state: 'running', ready: true, live: true },
     ],
   );
   t.deepEqual(report.tree.children[0]!.check, { ok: true, durationMs: 0 });
@@ -665,6 +910,11 @@ test('health() throws a TypeError naming the option for malformed options', asyn
     message:
       'Expected `options.timeout` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `"5"` (string)',
   });
+  t.throws(() => health(root, { checkCacheMs: -1 }), {
+    instanceOf: TypeError,
+    message:
+      'Expected `options.checkCacheMs` to be a number of milliseconds from 0 to 2147483647, or Infinity, got `-1` (number)',
+  });
   t.throws(() => health(root, { clock: { now: () => 0 } as unknown as Clock }), {
     instanceOf: TypeError,
     message:
@@ -684,7 +934,8 @@ test('health() throws a TypeError at once naming an unknown option, and runs no 
     // so none can be left rejected and unhandled.
     const error = t.throws(() => health(root, { clock, timout: 50 } as HealthOptions), {
       instanceOf: TypeError,
-      message: 'Unknown option `options.timout`; the known options are `timeout`, `clock`',
+      message:
+        'Unknown option `options.timout`; the known options are `timeout`, `checkCacheMs`, `clock`',
     });
     t.true(error.message.includes('timout') && error.message.includes('`timeout`'));
     await nextImmediate();

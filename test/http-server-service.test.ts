@@ -1,10 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { getEventListeners, once } from 'node:events';
 import {
-  Agent,
   createServer,
-  request as httpRequest,
-  type IncomingHttpHeaders,
   type IncomingMessage,
   type RequestListener,
   type Server,
@@ -17,16 +14,24 @@ import {
 } from 'node:https';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Lifecycle } from '../lib/index.js';
+import { Lifecycle, type Logger } from '../lib/index.js';
 import {
   HttpServerService,
   type HttpServerServiceOptions,
   type NodeHttpServer,
 } from '../lib/http-server-service.js';
 import { fakeClock } from './helpers/clock.js';
+import {
+  closedAtEnd,
+  get,
+  host,
+  keepAliveAgent,
+  nextConnection,
+  RawClient,
+  untilRead,
+} from './helpers/http.js';
+import { captureLogs } from './helpers/logs.js';
 import { reach, recordStates } from './helpers/record.js';
-
-const host = '127.0.0.1';
 
 /** A request the server received, waiting for the test to answer it. */
 interface Arrival {
@@ -66,62 +71,18 @@ function heldServer(t: ExecutionContext): { server: Server; arrivals: Arrivals }
   return { server: closedAtEnd(t, server), arrivals };
 }
 
-/** Makes sure `server` does not outlive the test, whatever the test did. */
-function closedAtEnd<S extends NodeHttpServer>(t: ExecutionContext, server: S): S {
-  t.teardown(() => {
-    server.closeAllConnections();
-    if (server.listening) server.close();
-  });
-  return server;
-}
-
-/** A keep-alive agent destroyed when the test ends. */
-function keepAliveAgent(t: ExecutionContext): Agent {
-  const agent = new Agent({ keepAlive: true });
-  t.teardown(() => {
-    agent.destroy();
-  });
-  return agent;
-}
-
 /** A service for `server` on loopback, run by a lifecycle with a fake clock. */
-function serve(server: NodeHttpServer, name = 'web') {
-  const service = new HttpServerService(server, { name, host });
+function serve(server: NodeHttpServer, name = 'web', options: HttpServerServiceOptions = {}) {
+  const service = new HttpServerService(server, { name, host, ...options });
   const time = fakeClock();
   const lifecycle = new Lifecycle(service, { clock: time.clock });
   const states = recordStates(lifecycle);
   return { service, lifecycle, states, time };
 }
 
-/** A response read to its end. */
-interface Reply {
-  status: number | undefined;
-  headers: IncomingHttpHeaders;
-  body: string;
-  complete: boolean;
-  /** The client side of the connection it came on. */
-  socket: Socket;
-}
-
-/** Sends a GET and reads the whole response; rejects with the client's error (ECONNRESET …). */
-function get(port: number, agent: Agent, path = '/'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host, port, path, agent }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        const { statusCode: status, headers, complete } = response;
-        resolve({ status, headers, body, complete, socket });
-      });
-    });
-    // The agent takes the socket back before 'end': keep it from here.
-    let socket!: Socket;
-    request.on('socket', (assigned) => (socket = assigned));
-    request.on('error', reject);
-    request.end();
-  });
+/** Log entries as their JSON fields, without winston's symbol-keyed copies. */
+function plain(entries: readonly object[]): unknown {
+  return JSON.parse(JSON.stringify(entries));
 }
 
 /** The port the service listens on, once it runs. */
@@ -336,6 +297,136 @@ test('a connection that never sent a request is closed as soon as the stop comes
   await done;
 });
 
+test("a client that sent part of a request's headers does not hold a stop without a deadline", async (t) => {
+  t.timeout(10_000);
+  const { server } = heldServer(t);
+  const { service, lifecycle, states } = serve(server);
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  const accepted = nextConnection(server);
+  const client = await RawClient.open(t, port);
+  const head = 'GET /slow HTTP/1.1\r\nHost: test\r\nX-Half: ';
+  client.write(head);
+  // The server has read the half request: the connection is neither idle nor in flight.
+  await untilRead(await accepted, head.length);
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+  t.is(await client.closed(), '');
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+});
+
+test("a connection holding part of a request's headers is closed as soon as the stop comes", async (t) => {
+  t.timeout(10_000);
+  const { server, arrivals } = heldServer(t);
+  const { service, lifecycle } = serve(server);
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  // A keep-alive connection that served one request, then began a second one.
+  const client = await RawClient.open(t, port);
+  const first = 'GET /first HTTP/1.1\r\nHost: test\r\n\r\n';
+  client.write(first);
+  (await arrivals.next()).response.end('first');
+  await client.until(/\r\n\r\nfirst$/);
+  const half = 'GET /second HTTP/1.1\r\nHost: te';
+  client.write(half);
+  // Another request in flight keeps the service draining.
+  const held = get(port, keepAliveAgent(t), '/held');
+  const { request, response } = await arrivals.next();
+  await untilRead(request.socket, first.length + half.length);
+  const stopped = lifecycle.stop();
+  await client.closed();
+  t.is(lifecycle.state, 'stopping');
+  response.end('held');
+  t.is((await held).body, 'held');
+  t.is(await stopped, 'stopped');
+  await done;
+});
+
+test('a 100-continue request arriving during the drain is served, with connection: close', async (t) => {
+  t.timeout(10_000);
+  const { server, arrivals } = heldServer(t);
+  const { service, lifecycle } = serve(server);
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  const client = await RawClient.open(t, port);
+  client.write('GET /first HTTP/1.1\r\nHost: test\r\n\r\n');
+  const first = await arrivals.next();
+  first.response.write('first ');
+  const stopped = lifecycle.stop();
+  await reach(lifecycle, 'stopping');
+  client.write(
+    'POST /upload HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n',
+  );
+  const upload = await arrivals.next();
+  t.is(upload.request.url, '/upload');
+  first.response.end('done');
+  // Node answers 100 Continue by itself: the client sends its body only then.
+  await client.until(/HTTP\/1\.1 100 Continue\r\n\r\n$/);
+  client.write('hello');
+  const [body] = (await once(upload.request.setEncoding('utf8'), 'data')) as [string];
+  upload.response.end(`got ${body}`);
+  const received = await client.closed();
+  const reply = received.slice(received.indexOf('HTTP/1.1 100 Continue\r\n\r\n'));
+  t.regex(reply, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  t.regex(reply, /^Connection: close\r\n/im);
+  t.regex(reply, /\r\n\r\ngot hello$/);
+  t.is(await stopped, 'stopped');
+  await done;
+});
+
+test("a 100-continue request handled by the application's checkContinue listener gets connection: close during the drain", async (t) => {
+  t.timeout(10_000);
+  const { server, arrivals } = heldServer(t);
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    arrivals.push({ request, response, listening: server.listening });
+  });
+  const { service, lifecycle } = serve(server);
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  const client = await RawClient.open(t, port);
+  client.write(
+    'POST /upload HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n',
+  );
+  const upload = await arrivals.next();
+  // The application decides: no 100 Continue was sent for it.
+  t.is(client.received, '');
+  const stopped = lifecycle.stop();
+  await reach(lifecycle, 'stopping');
+  upload.response.writeContinue();
+  await client.until(/100 Continue\r\n\r\n$/);
+  client.write('hello');
+  const [body] = (await once(upload.request.setEncoding('utf8'), 'data')) as [string];
+  upload.response.end(`got ${body}`);
+  const received = await client.closed();
+  t.regex(received, /^Connection: close\r\n/im);
+  t.regex(received, /\r\n\r\ngot hello$/);
+  t.is(await stopped, 'stopped');
+  await done;
+});
+
+test("expectations other than 100-continue get Node's 417, or the application's checkExpectation listener", async (t) => {
+  t.timeout(10_000);
+  const server = closedAtEnd(
+    t,
+    createServer((_request, response) => response.end('served')),
+  );
+  const { service, lifecycle } = serve(server);
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  const ask = async () => {
+    const client = await RawClient.open(t, port);
+    client.write('GET / HTTP/1.1\r\nHost: test\r\nExpect: something-else\r\n\r\n');
+    return client.until(/\r\n\r\n/);
+  };
+  t.regex(await ask(), /^HTTP\/1\.1 417 Expectation Failed\r\n/);
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    response.end('expectation handled');
+  });
+  t.regex(await ask(), /^HTTP\/1\.1 200 OK\r\n/);
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+});
+
 test('a response that promised keep-alive before the stop has its connection closed once it ends', async (t) => {
   t.timeout(10_000);
   const { server, arrivals } = heldServer(t);
@@ -388,7 +479,8 @@ test('a request arriving on an open connection during the drain is answered with
 test('a hanging request is cut at the shutdown deadline and the service ends stopped', async (t) => {
   t.timeout(10_000);
   const { server, arrivals } = heldServer(t);
-  const { service, lifecycle, states, time } = serve(server);
+  const { logger, entries } = captureLogs();
+  const { service, lifecycle, states, time } = serve(server, 'web', { logger });
   const done = lifecycle.run();
   const port = await runningPort(service, lifecycle);
   const reply = get(port, keepAliveAgent(t));
@@ -396,6 +488,7 @@ test('a hanging request is cut at the shutdown deadline and the service ends sto
   const stopped = lifecycle.stop({ timeout: 5_000 });
   await time.fake.tickAsync(4_999);
   t.is(lifecycle.state, 'stopping');
+  t.deepEqual(entries, []);
   await time.fake.tickAsync(1);
   const error = await t.throwsAsync(reply);
   t.is((error as NodeJS.ErrnoException).code, 'ECONNRESET');
@@ -403,6 +496,60 @@ test('a hanging request is cut at the shutdown deadline and the service ends sto
   await done;
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
   t.is(time.pending(), 0);
+  t.deepEqual(plain(entries), [
+    {
+      level: 'warn',
+      message: 'shutdown deadline passed: 1 request in flight cut off',
+      service: 'web',
+      requests: 1,
+    },
+  ]);
+});
+
+test('the deadline logs one warn line counting every request in flight it cuts, pipelined ones too', async (t) => {
+  t.timeout(10_000);
+  const { server, arrivals } = heldServer(t);
+  const { logger, entries } = captureLogs();
+  const { service, lifecycle, time } = serve(server, 'api', { logger });
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  const agent = keepAliveAgent(t);
+  const replies = [get(port, agent, '/a'), get(port, agent, '/b')];
+  const pipelined = await RawClient.open(t, port);
+  pipelined.write('GET /c HTTP/1.1\r\nHost: test\r\n\r\nGET /d HTTP/1.1\r\nHost: test\r\n\r\n');
+  for (let n = 0; n < 4; n++) await arrivals.next();
+  const stopped = lifecycle.stop({ timeout: 1_000 });
+  await time.fake.tickAsync(1_000);
+  for (const reply of replies) await t.throwsAsync(reply);
+  await pipelined.closed();
+  t.is(await stopped, 'stopped');
+  await done;
+  t.deepEqual(plain(entries), [
+    {
+      level: 'warn',
+      message: 'shutdown deadline passed: 4 requests in flight cut off',
+      service: 'api',
+      requests: 4,
+    },
+  ]);
+});
+
+test('a stop whose deadline has already passed cuts every connection at once', async (t) => {
+  t.timeout(10_000);
+  const { server, arrivals } = heldServer(t);
+  const { logger, entries } = captureLogs();
+  const { service, lifecycle, states } = serve(server, 'web', { logger });
+  const done = lifecycle.run();
+  const port = await runningPort(service, lifecycle);
+  const reply = get(port, keepAliveAgent(t));
+  await arrivals.next();
+  const stopped = lifecycle.stop({ signal: AbortSignal.abort() });
+  const error = await t.throwsAsync(reply);
+  t.is((error as NodeJS.ErrnoException).code, 'ECONNRESET');
+  t.is(await stopped, 'stopped');
+  await done;
+  t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+  t.like(entries, [{ level: 'warn', requests: 1 }]);
 });
 
 test('an upgraded connection is cut when the stop({ signal }) deadline aborts', async (t) => {
@@ -494,7 +641,16 @@ test('the listeners the service adds are removed when the run ends', async (t) =
   t.timeout(10_000);
   const handler: RequestListener = (_request, response) => response.end('ok');
   const server = closedAtEnd(t, createServer(handler));
-  const events = ['request', 'connection', 'close', 'error', 'listening'] as const;
+  const events = [
+    'request',
+    'checkContinue',
+    'checkExpectation',
+    'connection',
+    'secureConnection',
+    'close',
+    'error',
+    'listening',
+  ];
   const before = events.map((event) => server.listenerCount(event));
   const { service, lifecycle } = serve(server);
   const done = lifecycle.run();
@@ -510,8 +666,44 @@ test('the listeners the service adds are removed when the run ends', async (t) =
     before,
   );
   t.deepEqual(server.listeners('request'), [handler]);
+  // The drain's own closeIdleConnections is gone: the prototype's is back.
+  t.false(Object.hasOwn(server, 'closeIdleConnections'));
   t.is(getEventListeners(signal, 'abort').length, 0);
   t.is(getEventListeners(shutdownSignal, 'abort').length, 0);
+});
+
+test("a closeIdleConnections of the server's own is put back after the run", async (t) => {
+  t.timeout(10_000);
+  const server = closedAtEnd(t, createServer());
+  const calls: string[] = [];
+  const original = server.closeIdleConnections.bind(server);
+  const own = () => {
+    calls.push('own');
+    original();
+  };
+  server.closeIdleConnections = own;
+  const { service, lifecycle } = serve(server);
+  const done = lifecycle.run();
+  await runningPort(service, lifecycle);
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+  // The drain called it through its own guarded sweep.
+  t.true(calls.length > 0);
+  t.true(Object.hasOwn(server, 'closeIdleConnections'));
+  t.is(Object.getOwnPropertyDescriptor(server, 'closeIdleConnections')?.value, own);
+});
+
+test('a listen() that throws crashes the service with its error and leaves no listener behind', async (t) => {
+  const server = closedAtEnd(t, createServer());
+  const before = server.listenerCount('error') + server.listenerCount('listening');
+  const refused = new Error('listen refused');
+  server.listen = () => {
+    throw refused;
+  };
+  const { lifecycle, states } = serve(server);
+  t.is(await t.throwsAsync(lifecycle.run()), refused);
+  t.deepEqual(states, ['starting', 'crashed']);
+  t.is(server.listenerCount('error') + server.listenerCount('listening'), before);
 });
 
 test('the service runs again after it stopped, on a new listen', async (t) => {
@@ -591,7 +783,7 @@ zj0EAwIDSQAwRgIhAPAOMvHysrO9uWPRTTWURPez6dO6v/Uv7WssKUg1K7NfAiEA
 `,
 };
 
-test('an https server drains too: a TLS connection that sends no request is cut at the deadline', async (t) => {
+test('an https server drains too: idle and half-sent TLS connections close at once, a stalled handshake at the deadline', async (t) => {
   t.timeout(10_000);
   const server = closedAtEnd(
     t,
@@ -617,14 +809,36 @@ test('an https server drains too: a TLS connection that sends no request is cut 
     },
   );
   t.deepEqual(reply, { body: 'secure', connection: 'keep-alive' });
-  const silent = tlsConnect({ host, port, ca: tls.cert, servername: 'localhost' });
-  await Promise.all([once(silent, 'secureConnect'), once(server, 'secureConnection')]);
+  const secure = async () => {
+    const socket = tlsConnect({ host, port, ca: tls.cert, servername: 'localhost' });
+    t.teardown(() => socket.destroy());
+    const [[accepted]] = (await Promise.all([
+      once(server, 'secureConnection'),
+      once(socket, 'secureConnect'),
+    ])) as [[Socket], unknown];
+    return { socket, accepted };
+  };
+  const silent = await secure();
+  const half = await secure();
+  const head = 'GET / HTTP/1.1\r\nHost: te';
+  half.socket.write(head);
+  await untilRead(half.accepted, head.length);
+  // A client that began its TLS handshake and stalled: no HTTP yet, only TLS bytes.
+  const stalled = connect(port, host);
+  t.teardown(() => stalled.destroy());
+  const [[raw]] = (await Promise.all([once(server, 'connection'), once(stalled, 'connect')])) as [
+    [Socket],
+    unknown,
+  ];
+  stalled.write(Buffer.from([0x16, 0x03, 0x01]));
+  await untilRead(raw, 3);
   const stopped = lifecycle.stop({ timeout: 1_000 });
-  await reach(lifecycle, 'stopping');
-  t.false(silent.destroyed);
-  const silentClosed = once(silent, 'close');
+  await Promise.all([once(silent.socket, 'close'), once(half.socket, 'close')]);
+  t.is(lifecycle.state, 'stopping');
+  t.false(stalled.destroyed);
+  const stalledClosed = once(stalled, 'close');
   await time.fake.tickAsync(1_000);
-  await silentClosed;
+  await stalledClosed;
   t.is(await stopped, 'stopped');
   await done;
 });
@@ -672,6 +886,10 @@ test('bad arguments throw TypeErrors naming them', (t) => {
       () => new HttpServerService(server, { host: 127 as unknown as string }),
       'Expected `options.host` to be a non-empty string, got `127` (number)',
     ],
+    [
+      () => new HttpServerService(server, { logger: console.log as unknown as Logger }),
+      'Expected `options.logger` to be a logger with error, warn, info and debug methods, got a function',
+    ],
   ];
   for (const [create, message] of cases) t.throws(create, { instanceOf: TypeError, message });
 });
@@ -680,7 +898,8 @@ test('the constructor rejects an unknown option with a TypeError naming it', (t)
   const options = { name: 'web', prot: 8080 } as HttpServerServiceOptions;
   const error = t.throws(() => new HttpServerService(createServer(), options), {
     instanceOf: TypeError,
-    message: 'Unknown option `options.prot`; the known options are `name`, `port`, `host`',
+    message:
+      'Unknown option `options.prot`; the known options are `name`, `port`, `host`, `logger`',
   });
   t.true(error.message.includes('prot`') && error.message.includes('`port`'));
 });
@@ -691,6 +910,7 @@ test('the constructor takes a known option set to undefined as its default', asy
     name: undefined,
     port: undefined,
     host: undefined,
+    logger: undefined,
   });
   t.is(service.name, 'http');
   const lifecycle = new Lifecycle(service);

@@ -84,9 +84,17 @@ test('a hookError listener that throws is logged and does not stop the other hoo
   await run;
 
   t.deepEqual(calls, ['second running hook']);
+  // The root logs each of its transitions once its hooks have run.
+  const transition = (state: string) => ({
+    level: 'info',
+    message: `service ${state}`,
+    event: undefined,
+    error: undefined,
+  });
   t.deepEqual(
     entries.map(({ level, message, event, error }) => ({ level, message, event, error })),
     [
+      transition('starting'),
       { level: 'error', message: 'lifecycle hook failed', event: 'running', error: hookFailure },
       {
         level: 'error',
@@ -94,6 +102,9 @@ test('a hookError listener that throws is logged and does not stop the other hoo
         event: 'hookError',
         error: listenerFailure,
       },
+      transition('running'),
+      transition('stopping'),
+      transition('stopped'),
     ],
   );
 });
@@ -119,10 +130,11 @@ test('an async hookError listener that rejects is logged, never an unhandled rej
   await lifecycle.stop();
   await run;
 
+  const failures = entries.filter(({ level }) => level === 'error');
   t.deepEqual(
-    entries.map(({ message, error }) => [message, error]),
+    failures.map(({ message, error }) => [message, error]),
     [
-      ['lifecycle hook failed', entries[0]?.error],
+      ['lifecycle hook failed', failures[0]?.error],
       ['hookError listener failed', listenerFailure],
     ],
   );

@@ -226,7 +226,7 @@ for (const event of ['stateChange', 'running'] as const) {
     t.deepEqual(hookFailures(entries), [
       { level: 'error', message: 'lifecycle hook failed', service: 'svc', event, error: failure },
     ]);
-    t.is(entries[0]?.error, failure);
+    t.is(entries.find(({ message }) => message === 'lifecycle hook failed')?.error, failure);
     t.is(await lifecycle.stop(), 'stopped');
     await done;
     t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);

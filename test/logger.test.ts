@@ -2,13 +2,18 @@ import test from 'ava';
 import { PassThrough } from 'node:stream';
 import {
   createLogger,
+  Lifecycle,
+  Pool,
   silentLogger,
   type CreateLoggerOptions,
   type Logger,
   type LogLevel,
 } from '../lib/index.js';
 import { logs as isLevelEnabled } from '../lib/internal/log.js';
-import { captureLogs } from './helpers/logs.js';
+import { aborted } from './helpers/lifecycle.js';
+import { brokenLogger, captureLogs, spyOnWarnings, type LogEntry } from './helpers/logs.js';
+import { recordStates } from './helpers/record.js';
+import { ControlledService } from './helpers/service.js';
 
 const allLevels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
@@ -349,16 +354,17 @@ test('the pretty format writes an Error that is not the error field as name: mes
 test('the json format keeps the errors of an aggregate and a cause that is not an Error', async (t) => {
   const { logger, lines } = record({ format: 'json' });
   const inner = new Error('web failed');
-  logger.error('pool crashed', { error: new AggregateError([inner], '1 failure', { cause: 42 }) });
+  const aggregate = new AggregateError([inner, 'not an error'], '2 failures', { cause: 42 });
+  logger.error('pool crashed', { error: aggregate });
 
   const [line] = await lines(1);
   const { error } = JSON.parse(line ?? '{}') as { error: Record<string, unknown> };
-  t.is(error.message, '1 failure');
+  t.is(error.message, '2 failures');
   t.is(error.cause, 42);
-  t.deepEqual(
-    (error.errors as Record<string, unknown>[]).map(({ name, message }) => ({ name, message })),
-    [{ name: 'Error', message: 'web failed' }],
-  );
+  t.deepEqual(error.errors, [
+    { name: 'Error', message: 'web failed', stack: inner.stack },
+    'not an error',
+  ]);
 });
 
 test('createLogger throws a TypeError naming options.stream when it is not writable', (t) => {
@@ -367,3 +373,225 @@ test('createLogger throws a TypeError naming options.stream when it is not writa
     message: 'Expected `options.stream` to be a writable stream, got `42` (number)',
   });
 });
+
+// --- a root lifecycle logs its own transitions -------------------------------------------------
+
+/** The level, message and fields of each entry, without winston's symbols. */
+function plain(entries: LogEntry[]): Record<string, unknown>[] {
+  return entries.map((entry) => Object.fromEntries(Object.entries(entry)));
+}
+
+test('a root lifecycle given a logger logs each of its transitions at info, with service and state', async (t) => {
+  const { logger, entries } = captureLogs();
+  const service = new ControlledService('worker');
+  const lifecycle = new Lifecycle(service, { logger });
+  const run = lifecycle.run();
+  await service.started();
+  await lifecycle.stop();
+  await run;
+
+  t.deepEqual(
+    plain(entries),
+    (['starting', 'running', 'stopping', 'stopped'] as const).map((state) => ({
+      level: 'info',
+      message: `service ${state}`,
+      service: 'worker',
+      state,
+    })),
+  );
+});
+
+test('a root that crashes logs "service crashed" at error with its error', async (t) => {
+  const { logger, entries } = captureLogs();
+  const service = new ControlledService('worker');
+  const lifecycle = new Lifecycle(service, { logger });
+  const run = lifecycle.run();
+  await service.started();
+  service.crash();
+  await t.throwsAsync(run);
+
+  t.deepEqual(plain(entries).at(-1), {
+    level: 'error',
+    message: 'service crashed',
+    service: 'worker',
+    state: 'crashed',
+    error: service.error,
+  });
+  t.deepEqual(
+    entries.map(({ message }) => message),
+    ['service starting', 'service running', 'service crashed'],
+  );
+});
+
+test('a root whose logger writes warn and above logs its crash but none of its other transitions', async (t) => {
+  const { logger, entries } = captureLogs('warn');
+  const service = new ControlledService('worker', { whenAsked: 'crash' });
+  const lifecycle = new Lifecycle(service, { logger });
+  const run = lifecycle.run();
+  await service.started();
+  t.is(await lifecycle.stop(), 'crashed');
+  await t.throwsAsync(run);
+
+  t.deepEqual(
+    entries.map(({ level, message }) => [level, message]),
+    [['error', 'service crashed']],
+  );
+});
+
+test('a child logs nothing about itself: its pool logs its transitions, and the root its own, once each', async (t) => {
+  const { logger, entries } = captureLogs();
+  const web = new ControlledService('web');
+  const pool = new Pool({ name: 'app', logger });
+  pool.add(web);
+  const root = new Lifecycle(pool, { logger });
+  const run = root.run();
+  await root.whenRunning();
+  await root.stop();
+  await run;
+
+  const transitions = (service: string) =>
+    plain(entries)
+      .filter((entry) => entry.service === service)
+      .map(({ state, pool }) => [state, pool]);
+  const states = ['starting', 'running', 'stopping', 'stopped'];
+  t.deepEqual(
+    transitions('web'),
+    states.map((state) => [state, 'app']),
+  );
+  t.deepEqual(
+    transitions('app'),
+    states.map((state) => [state, undefined]),
+  );
+});
+
+test('a root whose name getter throws still logs its transitions, without the name, and runs as usual', async (t) => {
+  const { logger, entries } = captureLogs();
+  let broken = false;
+  let fail!: (error: Error) => void;
+  const service = {
+    get name(): string {
+      if (broken) throw new Error('name lookup failed');
+      return 'flaky';
+    },
+    runWithLifecycle: (lifecycle: Lifecycle) =>
+      new Promise<void>((_resolve, reject) => {
+        fail = reject;
+        lifecycle.running();
+      }),
+  };
+  const lifecycle = new Lifecycle(service, { logger });
+  const run = lifecycle.run();
+  await lifecycle.whenRunning();
+  broken = true;
+  fail(new Error('service failed'));
+  const error = await t.throwsAsync(run);
+
+  t.is(error.message, 'name lookup failed', "the crash is the getter's error, as without a logger");
+  t.deepEqual(plain(entries), [
+    { level: 'info', message: 'service starting', service: 'flaky', state: 'starting' },
+    { level: 'info', message: 'service running', service: 'flaky', state: 'running' },
+    { level: 'error', message: 'service crashed', state: 'crashed', error },
+  ]);
+});
+
+test('logging its transitions reads the service name of a root once each, and not at all without a logger', async (t) => {
+  let reads = 0;
+  let started!: () => void;
+  const service = {
+    get name(): string {
+      reads++;
+      return 'counted';
+    },
+    async runWithLifecycle(lifecycle: Lifecycle) {
+      lifecycle.running();
+      started();
+      await aborted(lifecycle.signal);
+      lifecycle.stopping();
+    },
+  };
+  /** How many times one run and stop read the name (waiting with no call that reads it). */
+  const readsOfOneRun = async (lifecycle: Lifecycle) => {
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const before = reads;
+    const run = lifecycle.run();
+    await running;
+    await lifecycle.stop();
+    await run;
+    return reads - before;
+  };
+  t.is(await readsOfOneRun(new Lifecycle(service)), 0);
+  t.is(await readsOfOneRun(new Lifecycle(service, { logger: captureLogs().logger })), 4);
+});
+
+test('the logger createLogger returns has winston child loggers, and end() ends it', async (t) => {
+  const { logger, lines } = record({ format: 'json' });
+  logger.child({ service: 'http' }).info('listening', { port: 3000 });
+  const finished = new Promise<void>((resolve) => {
+    (logger as unknown as NodeJS.EventEmitter).once('finish', () => {
+      resolve();
+    });
+  });
+  logger.end();
+  await finished;
+  t.like(parse((await lines(1))[0]), { level: 'info', message: 'listening', service: 'http' });
+});
+
+/** An error that is its own cause: a chain that loops. */
+function looping(): Error {
+  const error = new Error('loop');
+  error.cause = error;
+  return error;
+}
+
+test('the json and pretty formats cut a cause chain that loops after 8 causes', async (t) => {
+  const json = record({ format: 'json' });
+  json.logger.error('failed', { error: looping() });
+  let depth = 0;
+  let serialized = parse((await json.lines(1))[0]).error as { cause?: unknown } | undefined;
+  while (serialized?.cause !== undefined) {
+    depth++;
+    serialized = serialized.cause as { cause?: unknown };
+  }
+  t.is(depth, 8);
+
+  const pretty = record({ format: 'pretty' });
+  pretty.logger.error('failed', { error: looping() });
+  const text = await pretty.until((written) => written.endsWith('\n'));
+  t.is(text.split('\n').filter((line) => line.startsWith('caused by: Error: loop')).length, 8);
+});
+
+test('the pretty format writes name: message for an error without a stack, and a cause that is not an Error as a value', async (t) => {
+  const { logger, until } = record({ format: 'pretty' });
+  const error = new RangeError('no stack here', { cause: { code: 42 } });
+  error.stack = undefined;
+  logger.error('failed', { error });
+
+  const text = await until((written) => written.includes('caused by'));
+  t.deepEqual(text.split('\n').slice(1, 3), [
+    'RangeError: no stack here',
+    'caused by: {"code":42}',
+  ]);
+});
+
+// Serial: it replaces process.emitWarning.
+test.serial(
+  'a root whose logger throws, and whose warning about it throws too, still makes every transition',
+  async (t) => {
+    const warnings = spyOnWarnings(t);
+    process.emitWarning = () => {
+      warnings.push({ message: 'thrown', code: undefined });
+      throw new RangeError('Maximum call stack size exceeded');
+    };
+    const { logger } = brokenLogger('throw');
+    const service = new ControlledService('worker');
+    const lifecycle = new Lifecycle(service, { logger });
+    const states = recordStates(lifecycle);
+    const run = lifecycle.run();
+    await service.started();
+    t.is(await lifecycle.stop(), 'stopped');
+    await run;
+
+    t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+    t.true(warnings.length > 0, 'the warning was attempted');
+  },
+);

@@ -9,6 +9,8 @@ import {
   RestartLimitError,
   ServiceCrashedError,
   type RestarterOptions,
+  type Service,
+  type State,
 } from '../lib/index.js';
 import { fakeClock } from './helpers/clock.js';
 import { settlesAtOnce } from './helpers/lifecycle.js';
@@ -23,7 +25,9 @@ import {
   type RestarterFixture,
   type RestartEvent,
 } from './helpers/restarter.js';
-import { ControlledService, serviceOf } from './helpers/service.js';
+import { ControlledService, serviceOf, type Behaviour } from './helpers/service.js';
+import { health } from '../lib/health.js';
+import { activeServices } from '../lib/internal/tree.js';
 import { assertAbortError } from './helpers/assertions.js';
 
 /**
@@ -43,6 +47,26 @@ async function failThenRestart(
   await fixture.fake.tickAsync(event.delay);
   await started;
   return event;
+}
+
+/** A {@link ControlledService} with its own `healthCheck()` and `livenessCheck()`, counting calls. */
+class CheckedService extends ControlledService {
+  readonly calls = { health: 0, liveness: 0 };
+  failure: Error | undefined;
+
+  constructor(name: string, behaviour: Behaviour = {}) {
+    super(name, behaviour);
+  }
+
+  healthCheck(): Promise<void> {
+    this.calls.health++;
+    return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+  }
+
+  livenessCheck(): void {
+    this.calls.liveness++;
+    if (this.failure) throw this.failure;
+  }
 }
 
 // --- construction ---
@@ -291,11 +315,17 @@ test('a restart listener that throws is logged at error level and changes nothin
   await service.started();
   service.crash();
   t.deepEqual(await restarted, { attempt: 1, error: service.error, delay: 100 });
+  // The first two lines are the root's (the restarter's own lifecycle) own transitions.
   t.deepEqual(
     entries.map((entry) => entry.message),
-    ['service failed, restarting', 'restart listener failed'],
+    [
+      'service starting',
+      'service running',
+      'service failed, restarting',
+      'restart listener failed',
+    ],
   );
-  t.deepEqual(fields(entries[1]), {
+  t.deepEqual(fields(entries[3]), {
     level: 'error',
     message: 'restart listener failed',
     service: 'svc',
@@ -361,13 +391,21 @@ test('after maxRestarts failures within the window the next one makes the restar
       [2, 200],
     ],
   );
-  t.deepEqual(fields(entries.at(-1)), {
+  t.deepEqual(fields(entries.at(-2)), {
     level: 'error',
     message: 'service failed too often, giving up',
     service: 'svc',
     restarter: 'guard',
     restarts: 2,
     error: last,
+  });
+  // The root, the restarter's own lifecycle, logs its crash with the RestartLimitError.
+  t.deepEqual(fields(entries.at(-1)), {
+    level: 'error',
+    message: 'service crashed',
+    service: 'guard',
+    state: 'crashed',
+    error: limit,
   });
   t.is(pending(), 0);
 });
@@ -461,7 +499,8 @@ test("with restart 'always', a child that ends on its own is restarted, and the 
     delay: 100,
   });
   t.is(service.runs.length, 2);
-  t.deepEqual(fields(entries[0]), {
+  // After the root's own 'service starting' and 'service running'.
+  t.deepEqual(fields(entries[2]), {
     level: 'warn',
     message: 'service failed, restarting',
     service: 'svc',
@@ -605,7 +644,18 @@ test("the restarter's stop deadline reaches the child's shutdownSignal, and the 
   await fake.tickAsync(999);
   t.is(restarter.lifecycle.state, 'stopping');
   t.false(restarter.lifecycle.shutdownSignal.aborted);
-  t.deepEqual(entries, []);
+  // Only the root's own transitions so far: nothing about the child.
+  const transition = (state: State) => ({
+    level: 'info',
+    message: `service ${state}`,
+    service: 'guard',
+    state,
+  });
+  t.deepEqual(entries.map(fields), [
+    transition('starting'),
+    transition('running'),
+    transition('stopping'),
+  ]);
 
   await fake.tickAsync(1);
   t.true(restarter.lifecycle.shutdownSignal.aborted);
@@ -614,7 +664,7 @@ test("the restarter's stop deadline reaches the child's shutdownSignal, and the 
   t.is(await stopped, 'stopped');
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
-  t.deepEqual(entries.map(fields), [
+  t.deepEqual(entries.map(fields).slice(3), [
     {
       level: 'warn',
       message:
@@ -622,6 +672,7 @@ test("the restarter's stop deadline reaches the child's shutdownSignal, and the 
       restarter: 'guard',
       services: [{ service: 'svc', state: 'stopping', stoppingMs: 1000 }],
     },
+    transition('stopped'),
   ]);
   t.is(fake.now, 1000);
   t.is(pending(), 0);
@@ -960,4 +1011,158 @@ test('a Restarter inside a pool keeps the pool running across restarts, and the 
   );
   t.is(entries.find((entry) => entry.message === 'service crashed')?.error, error?.cause);
   t.is(pending(), 0);
+});
+
+// --- in the tree: the restarter stands for its service ---
+
+/** A pool running `db` in a restarter, and its root lifecycle, running. */
+async function restartedInPool(db: Service) {
+  const { clock } = fakeClock();
+  const pool = new Pool({ name: 'app', clock });
+  pool.add(db, { restart: 'on-crash' });
+  const root = new Lifecycle(pool, { clock });
+  const done = root.run();
+  await root.whenRunning();
+  return { root, clock, done };
+}
+
+test("health() runs the restarted service's healthCheck on the restarter's node, the service's only node", async (t) => {
+  const db = new CheckedService('db');
+  const { root, clock, done } = await restartedInPool(db);
+
+  const report = await health(root, { clock });
+  t.true(report.ready);
+  t.is(report.tree.children.length, 1, 'one node for the restarter and its service');
+  const node = report.tree.children[0];
+  t.is(node?.name, 'db');
+  t.is(node?.state, 'running');
+  t.true(node?.ready);
+  t.deepEqual(node?.check, { ok: true, durationMs: 0 });
+  t.deepEqual(node?.children, []);
+  t.is(db.calls.health, 1);
+
+  t.is(await root.stop(), 'stopped');
+  await done;
+});
+
+test("a failing healthCheck of a restarted service makes the restarter's node not ready", async (t) => {
+  const db = new CheckedService('db');
+  db.failure = new Error('db unreachable');
+  const { root, clock, done } = await restartedInPool(db);
+
+  const report = await health(root, { clock });
+  t.false(report.ready);
+  t.false(report.tree.children[0]?.ready);
+  t.deepEqual(report.tree.children[0]?.check, { ok: false, error: db.failure, durationMs: 0 });
+  t.is(db.calls.health, 1);
+
+  t.is(await root.stop(), 'stopped');
+  await done;
+});
+
+test('a restarter has no healthCheck or livenessCheck while it runs a service that has none', async (t) => {
+  const fixture = makeRestarter();
+  t.is(fixture.restarter.healthCheck, undefined);
+  t.is(fixture.restarter.livenessCheck, undefined);
+  const done = fixture.lifecycle.run();
+  await fixture.lifecycle.whenRunning();
+  t.is(fixture.restarter.healthCheck, undefined);
+  t.is(fixture.restarter.livenessCheck, undefined);
+
+  const report = await health(fixture.lifecycle, { clock: fixture.clock });
+  t.true(report.ready);
+  t.false('check' in report.tree);
+
+  await fixture.lifecycle.stop();
+  await done;
+});
+
+test("the restarter forwards its service's livenessCheck while the service runs", async (t) => {
+  const service = new CheckedService('db');
+  const restarter = new Restarter(service);
+  const lifecycle = new Lifecycle(restarter);
+  const done = lifecycle.run();
+  await lifecycle.whenRunning();
+
+  t.is(await restarter.livenessCheck?.(), undefined);
+  t.is(service.calls.liveness, 1);
+  service.failure = new Error('stuck');
+  t.throws(() => restarter.livenessCheck?.(), { is: service.failure });
+  t.is(service.calls.liveness, 2);
+
+  await lifecycle.stop();
+  await done;
+});
+
+test('while a restart is pending the restarter is not ready: its healthCheck fails naming the service, with the crash as cause', async (t) => {
+  const fixture = makeRestarter({}, { initialDelay: 1_000 });
+  const { restarter, service, lifecycle, clock, fake } = fixture;
+  const done = lifecycle.run();
+  await lifecycle.whenRunning();
+
+  const restarted = nextRestart(restarter);
+  service.crash();
+  await restarted;
+  t.is(lifecycle.state, 'running');
+  t.is(restarter.livenessCheck, undefined, 'a restart in progress is not stuck');
+  const report = await health(lifecycle, { clock });
+  t.false(report.ready);
+  const check = report.tree.check;
+  t.false(check?.ok);
+  t.is(check?.error?.message, 'Service "svc" is restarting');
+  t.is(check?.error?.cause, service.error);
+
+  const started = service.started();
+  await fake.tickAsync(1_000);
+  await started;
+  t.is(restarter.healthCheck, undefined, 'running again: back to the service, which has none');
+  t.true((await health(lifecycle, { clock })).ready);
+
+  await lifecycle.stop();
+  await done;
+});
+
+test("a pending restart fails the check without calling the service's own", async (t) => {
+  const service = new CheckedService('db');
+  const { clock, fake } = fakeClock();
+  const restarter = new Restarter(service, { clock, restart: 'always', initialDelay: 50 });
+  const lifecycle = new Lifecycle(restarter, { clock });
+  const done = lifecycle.run();
+  await lifecycle.whenRunning();
+
+  const restarted = nextRestart(restarter);
+  service.finish(); // ends on its own: restarted too, with no error
+  await restarted;
+  const error = await t.throwsAsync(async () => restarter.healthCheck?.(), {
+    message: 'Service "db" is restarting',
+  });
+  t.is(error.cause, undefined);
+  t.is(service.calls.health, 0);
+
+  await fake.tickAsync(50);
+  await lifecycle.stop();
+  await done;
+});
+
+test("a stopped restarter's healthCheck is its service's", async (t) => {
+  const service = new CheckedService('db');
+  const restarter = new Restarter(service);
+  await restarter.healthCheck?.();
+  t.is(service.calls.health, 1);
+});
+
+test('the services still active list a restarted service once', async (t) => {
+  const workers = new Pool({ name: 'workers' });
+  workers.add(new ControlledService('jobs', { whenAsked: 'ignore' }), { restart: 'on-crash' });
+  const root = new Lifecycle(workers);
+  const done = root.run();
+  await root.whenRunning();
+  t.deepEqual(activeServices(root), ['workers', 'workers/jobs']);
+  const stopped = root.stop();
+  t.deepEqual(activeServices(root), ['workers', 'workers/jobs']);
+  const jobs = (workers.lifecycles[0]?.service as Restarter<ControlledService>).service;
+  jobs.finish();
+  t.is(await stopped, 'stopped');
+  await done;
+  t.deepEqual(activeServices(root), []);
 });

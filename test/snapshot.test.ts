@@ -4,6 +4,7 @@ import {
   Lifecycle,
   Pool,
   Restarter,
+  RestartLimitError,
   Sequence,
   ServiceCrashedError,
   StartFailedError,
@@ -246,7 +247,7 @@ test('snapshot() has an error only when crashed, and it is lifecycle.error', asy
   t.false('error' in stopped);
 });
 
-test('snapshot() of a pool lists its children in order, a sequence with its children and a restarter with its child', async (t) => {
+test('snapshot() of a pool lists its children in order, a sequence with its children and a restarter as its service, once', async (t) => {
   const { clock, fake } = fakeClock();
   const manually = { running: 'manually' } as const;
   const api = new ControlledService('api', manually);
@@ -290,13 +291,7 @@ test('snapshot() of a pool lists its children in order, a sequence with its chil
           { name: 'cache', state: 'running', since: 30, startupMs: 20, children: [] },
         ],
       },
-      {
-        name: 'worker',
-        state: 'running',
-        since: 45,
-        startupMs: 45,
-        children: [{ name: 'job', state: 'running', since: 45, startupMs: 45, children: [] }],
-      },
+      { name: 'worker', state: 'running', since: 45, startupMs: 45, children: [] },
     ],
   });
 
@@ -319,7 +314,7 @@ test('snapshot() of a pool lists its children in order, a sequence with its chil
     stopped('app', 100, 60, [
       stopped('api', 100, 60),
       stopped('startup', 100, 30, [stopped('db', 100, 10), stopped('cache', 100, 20)]),
-      stopped('worker', 100, 45, [stopped('job', 100, 45)]),
+      stopped('worker', 100, 45),
     ]),
   );
 });
@@ -445,6 +440,136 @@ test('a pool added to itself snapshots without looping', (t) => {
   });
 });
 
+// --- restarted services ---
+
+test("a restarted pool appears once: its node has the restarter's state and the pool's children", async (t) => {
+  const { clock, fake } = fakeClock();
+  const ticker = new ControlledService('ticker');
+  const jobs = new ControlledService('jobs', { running: 'manually' });
+  const workers = new Pool({ name: 'workers', clock });
+  workers.add(ticker);
+  workers.add(jobs);
+  const app = new Pool({ name: 'app', clock });
+  const restarted = app.add(workers, { restart: 'on-crash' });
+  const lifecycle = new Lifecycle(app, { clock });
+
+  const done = lifecycle.run();
+  await fake.tickAsync(25);
+  jobs.reportRunning();
+  await lifecycle.whenRunning();
+
+  const running = { state: 'running', since: 25, startupMs: 25 } as const;
+  t.deepEqual(lifecycle.snapshot(), {
+    name: 'app',
+    ...running,
+    children: [
+      {
+        name: 'workers',
+        ...running,
+        children: [
+          { name: 'ticker', state: 'running', since: 0, startupMs: 0, children: [] },
+          { name: 'jobs', ...running, children: [] },
+        ],
+      },
+    ],
+  });
+  t.is(restarted.service instanceof Restarter, true, "the node is the restarter's lifecycle");
+
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+});
+
+test('formatTree draws a restarted service once, with no copy of itself under it', async (t) => {
+  const { clock } = fakeClock();
+  const workers = new Pool({ name: 'workers', clock });
+  workers.add(new ControlledService('ticker'));
+  workers.add(new ControlledService('jobs'), { restart: { maxRestarts: 3 } });
+  const lifecycle = new Lifecycle(workers, { clock });
+  const done = lifecycle.run();
+  await lifecycle.whenRunning();
+
+  t.is(
+    formatTree(lifecycle.snapshot(), { now: 0 }),
+    [
+      'workers: running for 0 ms (started in 0 ms)',
+      '├── ticker: running for 0 ms (started in 0 ms)',
+      '└── jobs: running for 0 ms (started in 0 ms)',
+    ].join('\n'),
+  );
+
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+});
+
+test("while its service waits to be restarted, the restarter's node stays running; once it gives up it shows the RestartLimitError", async (t) => {
+  const { clock, fake } = fakeClock();
+  const jobs = new ControlledService('jobs');
+  const restarter = new Restarter(jobs, { clock, maxRestarts: 1, initialDelay: 500, jitter: 0 });
+  const lifecycle = new Lifecycle(restarter, { clock });
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+
+  const restarting = new Promise((resolve) => restarter.once('restart', resolve));
+  jobs.crash();
+  await restarting;
+  t.is(restarter.lifecycle.state, 'crashed');
+  t.deepEqual(lifecycle.snapshot(), {
+    name: 'jobs',
+    state: 'running',
+    since: 0,
+    startupMs: 0,
+    children: [],
+  });
+
+  const started = jobs.started();
+  await fake.tickAsync(500);
+  await started;
+  jobs.crash();
+  const error = await done;
+  t.true(error instanceof RestartLimitError);
+  t.deepEqual(lifecycle.snapshot(), {
+    name: 'jobs',
+    state: 'crashed',
+    since: 500,
+    startupMs: 0,
+    error,
+    children: [],
+  });
+  t.is(formatTree(lifecycle.snapshot(), { now: 500 }).split('\n').length, 1);
+});
+
+test("restarters nested in each other are drawn as one node over the service's children", async (t) => {
+  const { clock } = fakeClock();
+  const inner = new Pool({ name: 'workers', clock });
+  inner.add(new ControlledService('jobs'));
+  const outer = new Restarter(new Restarter(inner, { clock }), { clock });
+  const lifecycle = new Lifecycle(outer, { clock });
+  const done = lifecycle.run();
+  await lifecycle.whenRunning();
+
+  t.is(
+    formatTree(lifecycle.snapshot(), { now: 0 }),
+    [
+      'workers: running for 0 ms (started in 0 ms)',
+      '└── jobs: running for 0 ms (started in 0 ms)',
+    ].join('\n'),
+  );
+
+  t.is(await lifecycle.stop(), 'stopped');
+  await done;
+});
+
+test('a pool restarted inside itself snapshots without looping', (t) => {
+  const pool = new Pool({ name: 'loop' });
+  pool.add(pool, { restart: 'always' });
+  const never = { state: 'stopped', since: undefined, startupMs: undefined } as const;
+  t.deepEqual(new Lifecycle(pool).snapshot(), {
+    name: 'loop',
+    ...never,
+    children: [{ name: 'loop', ...never, children: [] }],
+  });
+});
+
 // --- formatTree ---
 
 test('formatTree draws a running tree with ├──, └── and │ down to depth 3', async (t) => {
@@ -485,7 +610,6 @@ test('formatTree draws a running tree with ├──, └── and │ down to 
       '│   │   └── memcached: running for 12.2 s (started in 0 ms)',
       '│   └── db: running for 10.0 s (started in 700 ms)',
       '└── worker: running for 11.8 s (started in 400 ms)',
-      '    └── job: running for 11.8 s (started in 400 ms)',
     ].join('\n'),
   );
   t.is(

@@ -26,6 +26,31 @@ export function logChildChange(group: GroupLogSettings, child: Lifecycle, state:
 }
 
 /**
+ * Logs the transition of a lifecycle whose run nobody owns (a root: its owner, if it had one,
+ * would log it as a child's): info, or error with the error for a crash. Called by the
+ * transition itself, so it never throws: a service name that cannot be read (its getter runs user
+ * code) is left out, and a failure of the logging itself, down to a stack overflow in the
+ * warning about a broken logger, drops the line.
+ */
+export function logOwnChange(logger: Logger, lifecycle: Lifecycle, state: State): void {
+  try {
+    const level = state === 'crashed' ? 'error' : 'info';
+    if (!logs(logger, level)) return;
+    const meta: Record<string, unknown> = {};
+    try {
+      meta.service = lifecycle.name;
+    } catch {
+      // The line still says what happened, without the name.
+    }
+    meta.state = state;
+    if (state === 'crashed') meta.error = lifecycle.error;
+    log(logger, level, `service ${state}`, meta);
+  } catch {
+    // A log line is never worth a transition.
+  }
+}
+
+/**
  * Every child still running, stopping, or held by a hook's promise as the supervisor's deadline
  * passes, for the warn line that names them (empty when nothing would log it). Taken before the
  * deadline is passed on, which abandons the hooks' promises; logged after.

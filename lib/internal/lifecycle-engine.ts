@@ -3,6 +3,7 @@ import type { Lifecycle, LifecycleOptions } from '../lifecycle.js';
 import { toError } from '../errors.js';
 import { assertService, type Service } from '../service.js';
 import { canTransition, type State } from '../state.js';
+import { logOwnChange } from './group-log.js';
 import { assertEvent, Hooks } from './hook-dispatch.js';
 import { defaultSettings, settingsOf, type LifecycleSettings } from './lifecycle-settings.js';
 import * as protocol from './protocol.js';
@@ -170,6 +171,7 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
     this.#since = now;
     if (this.#hooks) this.#emit(this.#hooks, run, state);
     if (run.owner) schedule(protocol.tellChildChanged, run.owner, this.#self, state);
+    else logOwnChange(this.#settings.logger, this.#self, state);
     const requested = this.#hooks?.requested.shift();
     if (requested !== undefined) this.#apply(requested);
   }
