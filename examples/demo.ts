@@ -5,6 +5,7 @@
  *   npm start                                # http://127.0.0.1:3000/, human-readable logs
  *   PORT=8080 LOG_FORMAT=json npm start      # another port, one JSON object per log line
  *   curl 127.0.0.1:9000/readyz?verbose       # the probes (HEALTH_PORT to change the port)
+ *   curl 127.0.0.1:9000/metrics              # Prometheus metrics of every service
  *
  * Press Ctrl+C (or send SIGTERM): /readyz answers 503 at once, the pool keeps serving for
  * DRAIN_DELAY ms (1 s) so a load balancer can take the pod out, then every service stops within
@@ -15,7 +16,7 @@
  *   ├── workers (pool)
  *   │   ├── ticker    logs a tick every second
  *   │   └── jobs      works through a pretend job queue, restarted if it crashes
- *   └── health        /livez and /readyz on 127.0.0.1:$HEALTH_PORT (HealthServer)
+ *   └── health        /livez, /readyz and /metrics on 127.0.0.1:$HEALTH_PORT (HealthServer)
  *
  * The workers are small classes in ./services/, each following the four steps of "what a
  * service must do": initialise and report running, watch the stop signal, report stopping and
@@ -32,6 +33,8 @@ import {
   Lifecycle,
   Pool,
 } from '../lib/index.js';
+import { registerMetrics } from '../lib/prometheus.js';
+import { Registry } from 'prom-client';
 import { JobWorker } from './services/job-worker.js';
 import { Ticker } from './services/ticker.js';
 
@@ -88,14 +91,23 @@ http.onRunning((service) => {
 });
 app.add(workers); // pools are services too, so they nest
 // verbose: `?verbose` answers the tree of names and states as JSON (never error messages, which
-// would need exposeErrors: true).
+// would need exposeErrors: true); /metrics answers the Prometheus metrics registered below.
+const registry = new Registry();
 const health = app.add(
-  new HealthServer(root, { port: Number(process.env.HEALTH_PORT ?? 9000), verbose: true }),
+  new HealthServer(root, {
+    port: Number(process.env.HEALTH_PORT ?? 9000),
+    verbose: true,
+    metrics: registry,
+  }),
 );
 health.onRunning((service) => {
   const url = `http://127.0.0.1:${String(service.port)}/readyz`;
   logger.info('health server listening', { service: 'health', url });
 });
+
+// Once the tree is complete: state gauges, transitions, restarts and start/stop durations of
+// every service, readiness of the tree.
+registerMetrics(root, { registry });
 
 // The root logs its own states (it has a logger); once everything runs, a hook logs the whole
 // tree with how long each service took to start.

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import type { HealthReport } from './health.js';
@@ -246,6 +247,10 @@ function verboseAsked(query: URLSearchParams): boolean {
  * `requestTimeout` only every `connectionsCheckingInterval` (30 s by default), so a client that
  * sent half its headers would hold a connection for up to 30 s more: check every second at most.
  */
+// node:http is loaded by the first HealthServer, not by `import 'overseer'`: most programs that
+// import the package never serve probes, and the import is on every program's start-up path.
+const load = createRequire(import.meta.url);
+
 function probeServer(options: HealthServerOptions): Server {
   const { headersTimeout = 5_000, requestTimeout = 10_000 } = options;
   assertWholeMs(headersTimeout, 'options.headersTimeout', 1, '1');
@@ -255,6 +260,7 @@ function probeServer(options: HealthServerOptions): Server {
     headersTimeout,
     `options.headersTimeout (${headersTimeout})`,
   );
+  const { createServer } = load('node:http') as typeof import('node:http');
   const server = createServer({
     headersTimeout,
     requestTimeout,

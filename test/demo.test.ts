@@ -238,7 +238,7 @@ test('when the port is taken, the http service crashes, the rest stops and the d
   });
 });
 
-test('once everything runs the demo logs the service tree, and /readyz answers 200', async (t) => {
+test('once everything runs the demo logs the service tree, /readyz answers 200, ?verbose the tree and /metrics every service', async (t) => {
   const demo = new Demo(t, 0);
   const tree = await demo.waitFor((line) => line.message.startsWith('all services running'));
   t.regex(tree.message, /^all services running\napp: running for \d+ ms \(started in \d+ ms\)$/m);
@@ -249,6 +249,10 @@ test('once everything runs the demo logs the service tree, and /readyz answers 2
   const ready = await fetch(url as string);
   t.is(ready.status, 200);
   t.is(await ready.text(), 'ok\n');
+  const verbose = await fetch(`${url as string}?verbose`);
+  t.like(await verbose.json(), { ready: true, tree: { name: 'app', state: 'running' } });
+  const metrics = await (await fetch(new URL('/metrics', url as string))).text();
+  t.regex(metrics, /overseer_service_state\{[^}]*service="app\/http"[^}]*state="running"[^}]*\} 1/);
   demo.process.kill('SIGTERM');
   const [code] = await demo.closed;
   t.is(code, 0, demo.stderr);
