@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'ERR_OVERSEER_NOT_RUNNING'
   | 'ERR_OVERSEER_WAIT_TIMEOUT'
   | 'ERR_OVERSEER_WAIT_ABORTED'
-  | 'ERR_OVERSEER_HOOK_TIMEOUT';
+  | 'ERR_OVERSEER_HOOK_TIMEOUT'
+  | 'ERR_OVERSEER_START_TIMEOUT';
 
 /**
  * Base class of every error overseer creates for a failure (bad arguments are `TypeError`s).
@@ -222,6 +223,27 @@ export class HookTimeoutError extends OverseerError {
     );
     this.service = service;
     this.event = event;
+  }
+}
+
+/**
+ * A service did not report `running` within its `startTimeout`: it was asked to stop, and its run
+ * ended `crashed` with this error once it had returned. For a group, the message names the
+ * descendants that had not reported `running`.
+ */
+export class StartTimeoutError extends OverseerError {
+  override readonly name = 'StartTimeoutError';
+  readonly code = 'ERR_OVERSEER_START_TIMEOUT';
+  /** The name of the service that did not start in time. */
+  readonly service: string;
+  /** The start timeout, in ms. */
+  readonly timeout: number;
+
+  constructor(service: string, timeout: number, detail?: string) {
+    const still = detail === undefined ? '' : `; ${detail}`;
+    super(`Service "${service}" did not report running within ${timeout} ms${still}`);
+    this.service = service;
+    this.timeout = timeout;
   }
 }
 

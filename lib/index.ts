@@ -41,6 +41,7 @@ export {
   ServiceCrashedError,
   ServicesCrashedError,
   StartFailedError,
+  StartTimeoutError,
   WaitAbortedError,
   WaitTimeoutError,
 } from './errors.js';

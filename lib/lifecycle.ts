@@ -34,6 +34,12 @@ export interface LifecycleOptions {
    * abandoned with a `HookTimeoutError` (`'hookError'`) and the run settles. @default 10_000
    */
   hookTimeout?: number;
+  /**
+   * Ms the service may take to report `running`: past it, the run is asked to stop and ends
+   * `crashed` with a `StartTimeoutError` (`ERR_OVERSEER_START_TIMEOUT`) once the service has
+   * returned. `Infinity`: no limit. @default Infinity
+   */
+  startTimeout?: number;
 }
 
 /**
