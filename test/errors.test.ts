@@ -2,10 +2,12 @@ import test from 'ava';
 import {
   AddWhileRunningError,
   AlreadyRunningError,
+  HookTimeoutError,
   NonErrorThrownError,
   OverseerError,
   ServiceCrashedError,
   ServicesCrashedError,
+  StartTimeoutError,
   type ErrorCode,
 } from '../lib/index.js';
 import { toError } from '../lib/errors.js';
@@ -18,6 +20,8 @@ test('every error code, by class (codes are API: changing one must fail this tes
     ServiceCrashedError: new ServiceCrashedError('svc', cause).code,
     ServicesCrashedError: new ServicesCrashedError([cause]).code,
     NonErrorThrownError: new NonErrorThrownError('svc', 1).code,
+    HookTimeoutError: new HookTimeoutError('svc', 'stopped', 'in time').code,
+    StartTimeoutError: new StartTimeoutError('svc', 5).code,
   };
   t.deepEqual(codes, {
     AlreadyRunningError: 'ERR_OVERSEER_ALREADY_RUNNING',
@@ -25,6 +29,8 @@ test('every error code, by class (codes are API: changing one must fail this tes
     ServiceCrashedError: 'ERR_OVERSEER_SERVICE_CRASHED',
     ServicesCrashedError: 'ERR_OVERSEER_SERVICES_CRASHED',
     NonErrorThrownError: 'ERR_OVERSEER_NON_ERROR_THROWN',
+    HookTimeoutError: 'ERR_OVERSEER_HOOK_TIMEOUT',
+    StartTimeoutError: 'ERR_OVERSEER_START_TIMEOUT',
   });
 });
 
@@ -144,4 +150,26 @@ test('toError wraps any other value in a NonErrorThrownError whose cause is that
     toError('svc', undefined).message,
     'Service "svc" failed with a value that is not an Error: undefined',
   );
+});
+
+test('HookTimeoutError names the service and the event, and says why it stopped waiting', (t) => {
+  const error = new HookTimeoutError('db', 'stopped', 'within its 50 ms hookTimeout');
+  t.true(error instanceof OverseerError);
+  t.is(error.name, 'HookTimeoutError');
+  t.is(error.service, 'db');
+  t.is(error.event, 'stopped');
+  t.is(
+    error.message,
+    'The "stopped" hook of service "db" did not settle within its 50 ms hookTimeout; no longer waiting for it',
+  );
+});
+
+test('StartTimeoutError names the service and the timeout, and what had not started', (t) => {
+  const error = new StartTimeoutError('app', 5000, 'not running: "app/db"');
+  t.true(error instanceof OverseerError);
+  t.is(error.name, 'StartTimeoutError');
+  t.is(error.service, 'app');
+  t.is(error.timeout, 5000);
+  t.is(error.message, 'Service "app" did not report running within 5000 ms; not running: "app/db"');
+  t.is(new StartTimeoutError('db', 10).message, 'Service "db" did not report running within 10 ms');
 });
