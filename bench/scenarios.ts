@@ -4,7 +4,14 @@
  */
 import * as baseline from './baseline.js';
 import * as subject from './subject.js';
-import { balancedTree, chain, countNodes, trivialServices, TrivialService } from './workload.js';
+import {
+  balancedTree,
+  chain,
+  countNodes,
+  trivialServices,
+  TrivialService,
+  type Variant,
+} from './workload.js';
 
 /** One measurement: metric name → value. */
 export type Metrics = Record<string, number>;
@@ -24,13 +31,12 @@ const microseconds = (ms: number, count: number) => (ms * 1000) / count;
 
 /**
  * S1: build, start and stop a flat group of `count` services; µs per service, and for the stop
- * alone. With `readsDeadline: false` the services never call `stopping()` (see
- * `NoDeadlineService`).
+ * alone. `variant` says how the services wait for the stop request (see `Variant`).
  */
-export function flat(count: number, readsDeadline = true): Scenario {
+export function flat(count: number, variant: Variant = 'signal'): Scenario {
   return {
     overseer: async () => {
-      const services = trivialServices(count, readsDeadline);
+      const services = trivialServices(count, variant);
       collectGarbage();
       const begin = performance.now();
       const root = await subject.startFlat(services);
@@ -39,7 +45,7 @@ export function flat(count: number, readsDeadline = true): Scenario {
       return timings(begin, stopping, performance.now(), count);
     },
     baseline: async () => {
-      const services = trivialServices(count, readsDeadline);
+      const services = trivialServices(count, variant);
       collectGarbage();
       const begin = performance.now();
       const group = baseline.startFlat(services);

@@ -67,6 +67,13 @@ export const rows: readonly Row[] = [
     unit: 'µs/service',
   },
   {
+    label: 'S1 start + stop, 100k services awaiting whenStopRequested()',
+    key: 'S1 flat 100k, whenStopRequested',
+    metric: 'total',
+    unit: 'µs/service',
+    target: { ratio: 0.5 },
+  },
+  {
     label: 'S2 heap per idle running service, 100k',
     key: 'S2 memory 100k',
     metric: 'bytes',

@@ -50,9 +50,32 @@ export class NoDeadlineService extends TrivialService {
   }
 }
 
-/** `count` trivial services named `s0`, `s1`, …; with `readsDeadline: false`, {@link NoDeadlineService}s. */
-export function trivialServices(count: number, readsDeadline = true): TrivialService[] {
-  const Kind = readsDeadline ? TrivialService : NoDeadlineService;
+/**
+ * A trivial service that waits with `lifecycle.whenStopRequested()` instead of its signal, and
+ * does not call `stopping()`: it builds no `AbortSignal` at all. The baseline side is the same.
+ */
+export class StopRequestService extends TrivialService {
+  override async runWithLifecycle(lifecycle: Lifecycle): Promise<void> {
+    lifecycle.running();
+    await lifecycle.whenStopRequested();
+  }
+}
+
+/**
+ * How the services of S1 wait: `'signal'` ({@link TrivialService}), `'no stopping()'`
+ * ({@link NoDeadlineService}), `'whenStopRequested'` ({@link StopRequestService}).
+ */
+export type Variant = 'signal' | 'no stopping()' | 'whenStopRequested';
+
+const kinds = {
+  signal: TrivialService,
+  'no stopping()': NoDeadlineService,
+  whenStopRequested: StopRequestService,
+} satisfies Record<Variant, typeof TrivialService>;
+
+/** `count` trivial services named `s0`, `s1`, …, of the given {@link Variant}. */
+export function trivialServices(count: number, variant: Variant = 'signal'): TrivialService[] {
+  const Kind = kinds[variant];
   return Array.from({ length: count }, (_, index) => new Kind(`s${index}`));
 }
 

@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'ERR_OVERSEER_WAIT_TIMEOUT'
   | 'ERR_OVERSEER_WAIT_ABORTED'
   | 'ERR_OVERSEER_HOOK_TIMEOUT'
-  | 'ERR_OVERSEER_START_TIMEOUT';
+  | 'ERR_OVERSEER_START_TIMEOUT'
+  | 'ERR_OVERSEER_POOL_STOPPING'
+  | 'ERR_OVERSEER_DEPENDED_ON'
+  | 'ERR_OVERSEER_RETURNED_BEFORE_RUNNING';
 
 /**
  * Base class of every error overseer creates for a failure (bad arguments are `TypeError`s).

@@ -4,7 +4,8 @@ import { assertFunction, assertName } from './internal/validate.js';
 
 /**
  * A {@link Service} from a plain function: `run` receives the lifecycle and does what
- * `runWithLifecycle` would (report `running()`, watch `signal`, report `stopping()`, return).
+ * `runWithLifecycle` would (report `running()`, wait for `whenStopRequested()`, report
+ * `stopping()`, return).
  *
  * @param name the service's name, in logs, errors and health reports.
  * @param run the body of the service; its promise resolves when it has stopped.
@@ -13,11 +14,16 @@ import { assertFunction, assertName } from './internal/validate.js';
  * @example
  * ```ts
  * const ticker = serviceFromFunction('ticker', async (lifecycle) => {
- *   const timer = setInterval(tick, 1_000);
  *   lifecycle.running();
- *   await once(lifecycle.signal, 'abort');
+ *   // sleep() resolves false as soon as a stop is requested, even one made during start
+ *   while (await lifecycle.sleep(1_000)) {
+ *     try {
+ *       await tick();
+ *     } catch (error) {
+ *       lifecycle.reportError(error); // logged, counted, in the snapshot; the ticker goes on
+ *     }
+ *   }
  *   lifecycle.stopping();
- *   clearInterval(timer);
  * });
  * pool.add(ticker);
  * ```

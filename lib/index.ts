@@ -16,7 +16,7 @@ export type {
   IntervalServiceOptions,
   IntervalTask,
 } from './interval-service.js';
-export type { FormatTreeOptions, Snapshot } from './snapshot.js';
+export type { FormatTreeOptions, ReportedError, Snapshot } from './snapshot.js';
 export type { HookEvent, LifecycleEvents } from './lifecycle-events.js';
 export { Pool } from './pool.js';
 export type { AddOptions, PoolOptions } from './pool.js';
@@ -46,6 +46,7 @@ export {
   WaitTimeoutError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { DependedOnError, PoolStoppingError, ReturnedBeforeRunningError } from './group-errors.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { CreateLoggerOptions, Logger, LogLevel, WinstonLogger } from './logger.js';
 export { loggerFromConsole, loggerFromPino } from './logger-adapters.js';

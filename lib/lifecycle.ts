@@ -1,15 +1,19 @@
 import type { Clock } from './clock.js';
-import { AlreadyRunningError } from './errors.js';
+import { AlreadyRunningError, toError } from './errors.js';
 import type { HookEvent, LifecycleEvents } from './lifecycle-events.js';
 import type { Logger } from './logger.js';
 import type { Service } from './service.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
 import type { State } from './state.js';
+import { boundLogger } from './internal/bound-logger.js';
 import { assertEvent } from './internal/hook-dispatch.js';
 import { LifecycleEngine } from './internal/lifecycle-engine.js';
 import { stopReasonFor, stopRequestedReason } from './internal/reasons.js';
+import { reportServiceError } from './internal/service-errors.js';
 import { assertStopOptions, noStopOptions, type StopOptions } from './internal/stop-options.js';
-import { assertFunction } from './internal/validate.js';
+import { stopReason } from './internal/stop-reason.js';
+import { sleepUntil } from './internal/stop-wait.js';
+import { assertDuration, assertFunction } from './internal/validate.js';
 import {
   assertWaitOptions,
   listenForEnd,
@@ -44,27 +48,29 @@ export interface LifecycleOptions {
 
 /**
  * Runs one {@link Service} and tracks its state: `stopped → starting → running → stopping →
- * stopped` (or `crashed`). The owner calls `run()` and `stop()`; the service reports
- * `running()` and `stopping()` and watches `signal`. Hooks (`onRunning`, …) and the same events
- * through `on()` let monitors follow every transition.
+ * stopped` (or `crashed`). The owner calls `run()` and `stop()`; the service reports `running()`
+ * and `stopping()`, and waits with `whenStopRequested()`, `sleep()` or `signal`. Hooks
+ * (`onRunning`, …) and the same events through `on()` let monitors follow every transition.
  *
  * No call runs another service's code before it returns: `run()` calls `runWithLifecycle` in a
  * microtask, and owners (pools) react to their children in microtasks too.
  *
  * @example
  * ```ts
- * const lifecycle = new Lifecycle(service)
- *   .onStateChange((service, _lifecycle, state) => console.log(service.name, state))
- *   .onCrashed((service, _lifecycle, error) => console.error(service.name, error));
+ * const lifecycle = new Lifecycle(serviceFromFunction('poller', async (lifecycle) => {
+ *   lifecycle.running();
+ *   while (await lifecycle.sleep(1_000)) lifecycle.logger.info('polled'); // false once asked to stop
+ *   lifecycle.stopping();
+ * })).onCrashed((service, _lifecycle, error) => console.error(service.name, error));
  * const done = lifecycle.run(); // rejects with the crash error: await it, or catch it
- * // later
- * await lifecycle.stop({ timeout: 10_000 }); // 'stopped' or 'crashed'
+ * await lifecycle.stop({ timeout: 10_000, reason: 'deploy' }); // 'stopped' or 'crashed'
  * await done;
  * ```
  */
 export class Lifecycle<S extends Service = Service> extends LifecycleEngine {
   /** The service this lifecycle runs. */
   declare readonly service: S;
+  #logger: Logger | undefined;
 
   /**
    * A lifecycle for `service`, in state `stopped`; call {@link Lifecycle.run} to start it.
@@ -125,16 +131,66 @@ export class Lifecycle<S extends Service = Service> extends LifecycleEngine {
   }
 
   /**
-   * Waits until the service reports `running`: at once if it does; through the next run if the
-   * lifecycle is idle. Rejects with `NotRunningError` (`ERR_OVERSEER_NOT_RUNNING`, `cause`: the
-   * crash error) if it begins to stop, stops or crashes first, and like {@link Lifecycle.wait} on
-   * a timeout or an aborted signal. Its listeners and timer are removed once it settles.
+   * Waits until the service reports `running`: at once if it does; through the next run if idle.
+   * Rejects with `NotRunningError` (`ERR_OVERSEER_NOT_RUNNING`) if it stops or crashes first
+   * (`cause`: the crash error — a pool's names the failed child), or begins to stop when asked
+   * to; and like {@link Lifecycle.wait} on a timeout or an aborted signal. A run that begins to
+   * stop on its own, or past its `startTimeout`, is waited for to its end, for the `cause`.
    * @throws {TypeError} when an option is malformed or unknown.
    */
   whenRunning(options: WaitOptions = noWaitOptions): Promise<void> {
     assertWaitOptions(options);
     const { clock } = this.settings;
-    return waitWithin(this.name, 'to be running', options, clock, listenForRunning(this));
+    const listen = listenForRunning(this, () => this.#failing());
+    return waitWithin(this.name, 'to be running', options, clock, listen);
+  }
+
+  /**
+   * Resolves when a stop is requested (at once if one has been), or at the latest when the
+   * service has returned; never rejects. Builds no `AbortSignal`. While the lifecycle is idle it
+   * waits for the next run's stop request.
+   */
+  whenStopRequested(): Promise<void> {
+    return this.moment('stopMoment').promise();
+  }
+
+  /**
+   * Resolves once the shutdown deadline passes, when `shutdownSignal` aborts (at once if it has),
+   * or at the latest when the run has settled; never rejects. Builds no `AbortSignal`. While the
+   * lifecycle is idle it waits for the next run's deadline.
+   */
+  whenDeadlinePassed(): Promise<void> {
+    return this.moment('deadlineMoment').promise();
+  }
+
+  /**
+   * Waits `ms` on the lifecycle's clock, unless a stop is requested first (or the service
+   * returns): resolves `true` after `ms`, `false` as soon as a stop is requested (at once if one
+   * has been). Its timer is cleared when it resolves `false`. Idle: sleeps until the next run's
+   * stop request. `ms` may be `Infinity` (until the stop request).
+   * @throws {TypeError} when `ms` is not a number of milliseconds from 0, or `Infinity`.
+   */
+  sleep(ms: number): Promise<boolean> {
+    assertDuration(ms, 'ms');
+    return sleepUntil(this.moment('stopMoment'), this.settings.clock, ms);
+  }
+
+  /**
+   * The lifecycle's logger (a group's, for its children) with `{ service: name }` in the metadata
+   * of every call, for the service's own lines. A logger that throws is ignored.
+   */
+  get logger(): Logger {
+    return (this.#logger ??= boundLogger(this.settings.logger, this.name));
+  }
+
+  /**
+   * Reports a non-fatal error (a value that is not an `Error` is wrapped as a thrown one is): it
+   * is logged at `warn` with the service's name, emitted as `'serviceError'`, counted, and kept in
+   * the snapshot's `recentErrors` (the last 10). The state never changes.
+   */
+  reportError(error: unknown): void {
+    const { logger, clock } = this.settings;
+    reportServiceError(this, toError(this.name, error), logger, clock, this.hooks, this.lastRun);
   }
 
   /** Stops the service (as `stop()` does) and waits for the run to end: `await using`. */
@@ -180,6 +236,11 @@ export class Lifecycle<S extends Service = Service> extends LifecycleEngine {
     return this.#addHook('crashed', hook);
   }
 
+  /** Adds a hook called when the service reports a non-fatal error (`reportError`). */
+  onServiceError(hook: LifecycleEvents<S>['serviceError']): this {
+    return this.#addHook('serviceError', hook);
+  }
+
   /**
    * Listens to a lifecycle event: the same events as the hook methods, plus `'hookError'`.
    * @throws {TypeError} for an unknown event or a listener that is not a function.
@@ -212,6 +273,18 @@ export class Lifecycle<S extends Service = Service> extends LifecycleEngine {
     assertFunction(hook, 'hook');
     this.listen(event, hook, false);
     return this;
+  }
+
+  /** @internal Why the current run was asked to stop, for log lines; see `stopReasonOf`. */
+  [stopReason](): unknown {
+    const run = this.lastRun;
+    return run?.phase === 'settled' ? undefined : run?.stopReason;
+  }
+
+  /** Whether the run stops on its own (a group whose child failed) or with an error already due. */
+  #failing(): boolean {
+    const run = this.lastRun;
+    return run?.phase === 'active' && (!run.stopRequested || run.error !== undefined);
   }
 
   /** What wait() settles like: the current run's end, or how the last one ended. */

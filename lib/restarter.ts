@@ -181,13 +181,28 @@ export function restartable(
   defaults: LifecycleSettings,
 ): Restarter {
   const { logger, clock, hookTimeout } = defaults;
+  assertRestartPolicy(policy, 'options.restart', service);
   if (typeof policy === 'string') {
-    if (!modes.includes(policy))
-      invalid('options.restart', "'on-crash', 'always' or an object", policy);
     return new Restarter(service, { logger, clock, hookTimeout, restart: policy });
   }
-  restarterSettings(service, policy, 'options.restart'); // name the option in any TypeError
   return new Restarter(service, { logger, clock, hookTimeout, ...withoutUndefined(policy) });
+}
+
+/**
+ * Throws a `TypeError` naming `argument` (or one of its options) unless `policy` is a
+ * {@link RestartPolicy}. `service`: the service it would restart (for the default name).
+ */
+export function assertRestartPolicy(
+  policy: unknown,
+  argument: string,
+  service: Service = { name: 'service', runWithLifecycle: () => undefined },
+): asserts policy is RestartPolicy {
+  if (typeof policy === 'string') {
+    if (!modes.includes(policy as RestartMode))
+      invalid(argument, "'on-crash', 'always' or an object", policy);
+    return;
+  }
+  restarterSettings(service, policy as RestarterOptions, argument); // name the option in any TypeError
 }
 
 const known = [

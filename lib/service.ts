@@ -7,19 +7,23 @@ import { invalid } from './internal/validate.js';
  *
  * Inside `runWithLifecycle` a service:
  * 1. initialises, then calls `lifecycle.running()` once it can do its job;
- * 2. watches `lifecycle.signal` (or polls `lifecycle.shouldStop()`);
+ * 2. waits for the stop request: `await lifecycle.whenStopRequested()` (or `lifecycle.sleep(ms)`
+ *    in a loop, `lifecycle.signal` for APIs that take one, `lifecycle.shouldStop()` to poll) —
+ *    all of them see a stop requested before they were asked;
  * 3. when told to stop, calls `lifecycle.stopping()`, which returns the shutdown-deadline
- *    signal: it finishes in-flight work, and abandons it once that signal aborts;
- * 4. returns (resolves) when stopped, throws (rejects) when it failed.
+ *    signal: it finishes in-flight work, and abandons it once that signal aborts
+ *    (`lifecycle.whenDeadlinePassed()` resolves then too);
+ * 4. returns (resolves) when stopped, throws (rejects) when it failed; `lifecycle.reportError()`
+ *    reports a failure that does not end it, and `lifecycle.logger` logs with its name.
  *
  * @example
  * ```ts
  * const ticker: Service = {
  *   name: 'ticker',
  *   async runWithLifecycle(lifecycle) {
- *     const timer = setInterval(() => console.log('tick'), 1000);
+ *     const timer = setInterval(() => lifecycle.logger.info('tick'), 1_000);
  *     lifecycle.running();
- *     await once(lifecycle.signal, 'abort');
+ *     await lifecycle.whenStopRequested(); // at once if the stop came during start
  *     lifecycle.stopping();
  *     clearInterval(timer);
  *   },

@@ -1,7 +1,10 @@
 import type { Lifecycle } from './lifecycle.js';
 import type { State } from './state.js';
 import { childrenOf } from './internal/protocol.js';
+import { reportedErrorsOf, type ReportedError } from './internal/service-errors.js';
 import { assertObject, assertOptions, invalid } from './internal/validate.js';
+
+export type { ReportedError } from './internal/service-errors.js';
 
 /** What a service tree looks like at one moment: `lifecycle.snapshot()`. */
 export interface Snapshot {
@@ -14,6 +17,13 @@ export interface Snapshot {
   readonly startupMs: number | undefined;
   /** Why it crashed; only present when `state` is `'crashed'`. */
   readonly error?: Error;
+  /**
+   * How many non-fatal errors the service has reported with `lifecycle.reportError()`, over the
+   * lifecycle's whole life (a new run does not reset it); only present once it has reported one.
+   */
+  readonly errorCount?: number;
+  /** The last errors it reported (up to 10), oldest first; present with `errorCount`. */
+  readonly recentErrors?: readonly ReportedError[];
   /** The snapshots of its children (a pool's, a sequence's, a restarter's), in order. */
   readonly children: readonly Snapshot[];
 }
@@ -24,6 +34,8 @@ interface Node {
   since: number | undefined;
   startupMs: number | undefined;
   error?: Error;
+  errorCount?: number;
+  recentErrors?: readonly ReportedError[];
   children: Snapshot[];
 }
 
@@ -57,6 +69,11 @@ export function nodeOf(lifecycle: Lifecycle): Node {
   const { name, state, since, startupMs, error } = lifecycle;
   const node: Node = { name, state, since, startupMs, children: [] };
   if (state === 'crashed' && error !== undefined) node.error = error;
+  const reported = reportedErrorsOf(lifecycle);
+  if (reported !== undefined) {
+    node.errorCount = reported.count;
+    node.recentErrors = reported.recent();
+  }
   return node;
 }
 

@@ -129,6 +129,7 @@ test('the targets are ratios to the baseline, with absolute bounds for the deep 
       ['S1 stop only, 100k services', '≤ 1.5×'],
       ['S1 start + stop, 100k services that never call stopping()', ''],
       ['S1 stop only, 100k services that never call stopping()', ''],
+      ['S1 start + stop, 100k services awaiting whenStopRequested()', '≤ 0.5×'],
       ['S2 heap per idle running service, 100k', '≤ 1.5×'],
       ['S3 run/stop cycle, 10 onStateChange hooks', '≤ 1.5×'],
       ['S3 run/stop cycle, no hooks', ''],

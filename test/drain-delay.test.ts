@@ -133,7 +133,7 @@ test('a pool with a drain delay passes the reason its parent stopped it with on 
     t,
     x.signal.reason,
     'AbortError',
-    'Pool "root" is stopping because service "quitter" stopped on its own',
+    'pool "root" is stopping because "quitter" stopped on its own',
   );
   await done;
   t.is(lifecycle.state, 'stopped');
@@ -301,7 +301,7 @@ test('a child that crashes during the drain delay makes the pool drain at once a
     t,
     children.a.signal.reason,
     'AbortError',
-    'Pool "app" is stopping because service "b" crashed',
+    'pool "app" is stopping because "b" crashed',
   );
 
   const error = await done;
@@ -330,7 +330,7 @@ test('a child that stops on its own during the drain delay makes the pool drain 
     t,
     children.a.signal.reason,
     'AbortError',
-    'Pool "app" is stopping because service "b" stopped on its own',
+    'pool "app" is stopping because "b" stopped on its own',
   );
 });
 

@@ -8,6 +8,9 @@ import {
   ServiceCrashedError,
   ServicesCrashedError,
   StartTimeoutError,
+  DependedOnError,
+  PoolStoppingError,
+  ReturnedBeforeRunningError,
   type ErrorCode,
 } from '../lib/index.js';
 import { toError } from '../lib/errors.js';
@@ -22,6 +25,9 @@ test('every error code, by class (codes are API: changing one must fail this tes
     NonErrorThrownError: new NonErrorThrownError('svc', 1).code,
     HookTimeoutError: new HookTimeoutError('svc', 'stopped', 'in time').code,
     StartTimeoutError: new StartTimeoutError('svc', 5).code,
+    PoolStoppingError: new PoolStoppingError('app', 'svc').code,
+    DependedOnError: new DependedOnError('app', 'db', ['web']).code,
+    ReturnedBeforeRunningError: new ReturnedBeforeRunningError('svc').code,
   };
   t.deepEqual(codes, {
     AlreadyRunningError: 'ERR_OVERSEER_ALREADY_RUNNING',
@@ -31,6 +37,9 @@ test('every error code, by class (codes are API: changing one must fail this tes
     NonErrorThrownError: 'ERR_OVERSEER_NON_ERROR_THROWN',
     HookTimeoutError: 'ERR_OVERSEER_HOOK_TIMEOUT',
     StartTimeoutError: 'ERR_OVERSEER_START_TIMEOUT',
+    PoolStoppingError: 'ERR_OVERSEER_POOL_STOPPING',
+    DependedOnError: 'ERR_OVERSEER_DEPENDED_ON',
+    ReturnedBeforeRunningError: 'ERR_OVERSEER_RETURNED_BEFORE_RUNNING',
   });
 });
 

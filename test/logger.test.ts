@@ -381,13 +381,13 @@ function plain(entries: LogEntry[]): Record<string, unknown>[] {
   return entries.map((entry) => Object.fromEntries(Object.entries(entry)));
 }
 
-test('a root lifecycle given a logger logs each of its transitions at info, with service and state', async (t) => {
+test('a root lifecycle given a logger logs each of its transitions at info, with service and state, and why it stops', async (t) => {
   const { logger, entries } = captureLogs();
   const service = new ControlledService('worker');
   const lifecycle = new Lifecycle(service, { logger });
   const run = lifecycle.run();
   await service.started();
-  await lifecycle.stop();
+  await lifecycle.stop({ reason: 'SIGTERM' });
   await run;
 
   t.deepEqual(
@@ -397,6 +397,7 @@ test('a root lifecycle given a logger logs each of its transitions at info, with
       message: `service ${state}`,
       service: 'worker',
       state,
+      ...(state === 'stopping' ? { reason: 'stop requested: SIGTERM' } : {}),
     })),
   );
 });

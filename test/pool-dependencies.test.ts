@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import test from 'ava';
 import {
-  AddWhileRunningError,
   HookTimeoutError,
   Lifecycle,
   Pool,
@@ -16,6 +15,7 @@ import { journaledPool, type JournaledService } from './helpers/dependencies.js'
 import { captureLogs } from './helpers/logs.js';
 import { allStarted, flush, runToEnd } from './helpers/pool.js';
 import { reach } from './helpers/record.js';
+import { journalOf } from './helpers/sequence.js';
 import { ControlledService, type Behaviour } from './helpers/service.js';
 import { fields, assertAbortError as assertDomException } from './helpers/assertions.js';
 
@@ -358,7 +358,7 @@ test('a dependency that crashes before its dependent started: the dependent neve
     t,
     childOther.signal.reason,
     'AbortError',
-    'Pool "app" is stopping because service "a" crashed',
+    'pool "app" is stopping because "a" crashed',
   );
 });
 
@@ -391,7 +391,7 @@ test('a crashing dependent makes the pool stop the others in reverse dependency 
     t,
     children.d.signal.reason,
     'AbortError',
-    'Pool "app" is stopping because service "b" crashed',
+    'pool "app" is stopping because "b" crashed',
   );
   t.is(children.a.signal.reason, children.d.signal.reason);
 });
@@ -830,18 +830,23 @@ test('a dependency by service on a service added twice makes run() reject with a
   t.deepEqual(runCounts(a, b), [0, 0]);
 });
 
-test('add() with dependsOn while the pool runs throws AddWhileRunningError and adds nothing', async (t) => {
-  const { pool, lifecycle, service } = journaledPool();
+test('add() with dependsOn while the pool runs starts the child in a reaction, once its dependency runs', async (t) => {
+  const { pool, lifecycle, service, journal } = journaledPool();
   const a = service('a');
   const childA = pool.add(a);
+  journalOf(childA, journal);
   const done = runToEnd(lifecycle);
   await lifecycle.whenRunning();
-  t.throws(() => pool.add(service('late'), { dependsOn: [childA] }), {
-    instanceOf: AddWhileRunningError,
-  });
-  t.is(pool.lifecycles.length, 1);
+  const late = service('late');
+  const child = pool.add(late, { dependsOn: [childA] });
+  journalOf(child, journal);
+  t.is(child.state, 'stopped', "not started on add()'s stack");
+  await reach(child, 'running');
+  t.is(pool.lifecycles.length, 2);
   t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
+  const own = journal.filter((line) => /^(a|late) (running|stopped)$/.test(line));
+  t.deepEqual(own, ['a running', 'late running', 'late stopped', 'a stopped']);
 });
 
 // --- without dependencies ---

@@ -140,11 +140,15 @@ test('a crash three levels down crashes every level above with a chain of Servic
   });
 });
 
-test('stopping a nested pool directly stops its subtree, and its parent ends stopped', async (t) => {
+test('stopping a nested pool directly stops its subtree and it leaves its parent, which keeps running', async (t) => {
   const { lifecycles, states } = threeLevels();
   const done = runToEnd(lifecycles.root);
   await lifecycles.root.whenRunning();
   t.is(await lifecycles.mid.stop(), 'stopped');
+  await flush();
+  t.is(lifecycles.root.state, 'running');
+  t.is(lifecycles.side.state, 'running');
+  t.is(await lifecycles.root.stop(), 'stopped');
   t.is(await done, undefined);
   t.deepEqual(states, {
     root: fullRun,

@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
+import { PoolStoppingError } from '../lib/group-errors.js';
 import {
-  AddWhileRunningError,
   AlreadyRunningError,
   Lifecycle,
   NonErrorThrownError,
   Pool,
+  Sequence,
   ServiceCrashedError,
   ServicesCrashedError,
   type State,
@@ -352,7 +353,7 @@ test('a child crash while the pool starts makes the pool report stopping, stop t
     t,
     children.b.signal.reason,
     'AbortError',
-    'Pool "pool" is stopping because service "a" crashed',
+    'pool "pool" is stopping because "a" crashed',
   );
   t.is(children.c.signal.reason, children.b.signal.reason);
 });
@@ -488,7 +489,7 @@ test('a child that stops without being asked makes the pool stop the others and 
     t,
     children.b.signal.reason,
     'AbortError',
-    'Pool "pool" is stopping because service "a" stopped on its own',
+    'pool "pool" is stopping because "a" stopped on its own',
   );
   t.false(children.b.shutdownSignal.aborted);
 });
@@ -506,20 +507,18 @@ test('a child that stops without being asked while the pool starts makes the poo
   t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
 });
 
-test('a child stopped directly with child.stop() makes the pool stop the others and end stopped', async (t) => {
-  const { lifecycle, states, children } = makePool({ a: {}, b: {} }, { name: 'app' });
+test('a child stopped directly with child.stop() leaves the pool, which keeps running', async (t) => {
+  const { pool, lifecycle, states, children } = makePool({ a: {}, b: {} }, { name: 'app' });
   const done = runToEnd(lifecycle);
   await lifecycle.whenRunning();
   t.is(await children.a.stop(), 'stopped');
+  await flush();
+  t.deepEqual(pool.lifecycles, [children.b]);
+  t.is(lifecycle.state, 'running');
+  t.is(children.b.state, 'running');
+  t.is(await lifecycle.stop(), 'stopped');
   t.is(await done, undefined);
   t.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
-  t.is(children.b.state, 'stopped');
-  assertAbortError(
-    t,
-    children.b.signal.reason,
-    'AbortError',
-    'Pool "app" is stopping because service "a" stopped on its own',
-  );
 });
 
 test('a child onStopped hook returning a slow promise keeps the pool stopping until it settles', async (t) => {
@@ -552,38 +551,25 @@ test('a child onStopped hook returning a slow promise keeps the pool stopping un
 
 // --- add() during a run ---
 
-for (const state of ['starting', 'running', 'stopping'] as const) {
-  test(`add() while the pool is ${state} throws AddWhileRunningError and changes nothing`, async (t) => {
-    const { pool, lifecycle, services } = makePool(
-      { a: { running: state === 'starting' ? 'manually' : 'immediately', whenAsked: 'ignore' } },
-      { name: 'app' },
-    );
-    const done = runToEnd(lifecycle);
-    if (state === 'starting') await services.a.started();
-    else await lifecycle.whenRunning();
-    if (state === 'stopping') {
-      void lifecycle.stop();
-      await flush();
-    }
-    t.is(lifecycle.state, state);
-    const late = new ControlledService('late');
-    const error = t.throws(() => pool.add(late), { instanceOf: AddWhileRunningError });
-    t.is(error.name, 'AddWhileRunningError');
-    t.is(error.code, 'ERR_OVERSEER_ADD_WHILE_RUNNING');
-    t.is(error.pool, 'app');
-    t.is(error.service, 'late');
-    t.is(
-      error.message,
-      'Cannot add service "late" to pool "app" while the pool is running; add services before run() or after the pool has stopped',
-    );
-    t.is(pool.lifecycles.length, 1);
-    t.is(lifecycle.state, state);
-    services.a.finish();
-    await done;
-    t.is(late.runs.length, 0);
-    t.is(pool.lifecycles.length, 1);
-  });
-}
+test('add() while the pool is stopping throws PoolStoppingError and changes nothing', async (t) => {
+  const { pool, lifecycle, services } = makePool({ a: { whenAsked: 'ignore' } }, { name: 'app' });
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  void lifecycle.stop();
+  await flush();
+  t.is(lifecycle.state, 'stopping');
+  const late = new ControlledService('late');
+  const error = t.throws(() => pool.add(late), { instanceOf: PoolStoppingError });
+  t.is(error.name, 'PoolStoppingError');
+  t.is(error.code, 'ERR_OVERSEER_POOL_STOPPING');
+  t.is(error.pool, 'app');
+  t.is(error.service, 'late');
+  t.is(error.message, 'Cannot add service "late" to pool "app": the pool is stopping');
+  t.is(pool.lifecycles.length, 1);
+  t.is(late.runs.length, 0);
+  services.a.finish();
+  t.is(await done, undefined);
+});
 
 test('add() after the pool has stopped adds a child that runs with the next run', async (t) => {
   const { pool, lifecycle, services } = makePool({ a: {} });
@@ -722,6 +708,7 @@ test('the pool logs every child transition at info with service, pool and state'
       service,
       pool: 'app',
       state,
+      ...(state === 'stopping' ? { reason: 'The service was asked to stop' } : {}),
     }));
   t.is(entries.length, 8);
   for (const service of ['a', 'b']) {
@@ -898,7 +885,9 @@ test('the pool clock times a child own stop deadline', async (t) => {
 
   t.is(await stopped, 'stopped');
   t.is(pending(), 0);
-  t.is(await ended, undefined, 'a child stopped on its own ends the pool stopped');
+  t.is(lifecycle.state, 'running', 'a child stopped by its own stop() leaves the pool running');
+  await lifecycle.stop();
+  t.is(await ended, undefined);
 });
 
 test('new Pool() rejects a clock without timer functions', (t) => {
@@ -921,4 +910,39 @@ test('stop({ reason }) on the pool passes the same AbortError on to every child 
   t.is(children.b.signal.reason, reason);
   t.is(await stopped, 'stopped');
   t.is(await done, undefined);
+});
+
+// --- startTimeout ---
+
+/** The settings a child's lifecycle was built with (white box: the timer is the lifecycle's). */
+function startTimeoutOf(lifecycle: Lifecycle): number {
+  return (lifecycle as unknown as { settings: { startTimeout: number } }).settings.startTimeout;
+}
+
+test('a pool startTimeout is the default of its children, and add() startTimeout sets one child own', (t) => {
+  const pool = new Pool({ startTimeout: 5000 });
+  const plain = pool.add(new ControlledService('plain'));
+  const own = pool.add(new ControlledService('own'), { startTimeout: 200 });
+  const restarted = pool.add(new ControlledService('restarted'), { restart: 'on-crash' });
+  t.is(startTimeoutOf(plain), 5000);
+  t.is(startTimeoutOf(own), 200);
+  t.is(startTimeoutOf(restarted), 5000);
+  t.is(startTimeoutOf(new Pool().add(new ControlledService('default'))), Infinity);
+});
+
+test('a sequence startTimeout is the default of its children, and add() startTimeout overrides it', (t) => {
+  const sequence = new Sequence({ startTimeout: 1000 });
+  t.is(startTimeoutOf(sequence.add(new ControlledService('a'))), 1000);
+  t.is(startTimeoutOf(sequence.add(new ControlledService('b'), { startTimeout: 10 })), 10);
+});
+
+test('a malformed startTimeout throws a TypeError naming the option', (t) => {
+  t.throws(() => new Pool({ startTimeout: -1 }), {
+    instanceOf: TypeError,
+    message: /^Expected `options\.startTimeout`/,
+  });
+  t.throws(() => new Pool().add(new ControlledService('a'), { startTimeout: 'soon' as never }), {
+    instanceOf: TypeError,
+    message: /^Expected `options\.startTimeout`/,
+  });
 });

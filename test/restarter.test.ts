@@ -7,6 +7,7 @@ import {
   Pool,
   Restarter,
   RestartLimitError,
+  Sequence,
   ServiceCrashedError,
   type RestarterOptions,
   type Service,
@@ -654,7 +655,7 @@ test("the restarter's stop deadline reaches the child's shutdownSignal, and the 
   t.deepEqual(entries.map(fields), [
     transition('starting'),
     transition('running'),
-    transition('stopping'),
+    { ...transition('stopping'), reason: 'The service was asked to stop' },
   ]);
 
   await fake.tickAsync(1);
@@ -1165,4 +1166,73 @@ test('the services still active list a restarted service once', async (t) => {
   t.is(await stopped, 'stopped');
   await done;
   t.deepEqual(activeServices(root), []);
+});
+
+// --- a group-wide restart policy ---
+
+test('new Pool({ restart }) restarts every child added without its own restart option', async (t) => {
+  const { clock, fake } = fakeClock();
+  const pool = new Pool({ clock, restart: { initialDelay: 50, jitter: 0 } });
+  const worker = new ControlledService('worker');
+  const child = pool.add(worker);
+  t.true(child.service instanceof Restarter);
+  const lifecycle = new Lifecycle(pool);
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  worker.crash();
+  const again = worker.started();
+  await fake.tickAsync(50);
+  await again;
+  t.is(worker.runs.length, 2);
+  t.is(lifecycle.state, 'running');
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('add() with restart: false opts one child out of the pool restart policy: its crash drains the pool', async (t) => {
+  const pool = new Pool({ restart: 'on-crash' });
+  const fragile = new ControlledService('fragile');
+  const child = pool.add(fragile, { restart: false });
+  t.is(child.service, fragile);
+  pool.add(new ControlledService('other'));
+  const lifecycle = new Lifecycle(pool);
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  fragile.crash();
+  t.is(((await done) as Error & { service?: string }).service, 'fragile');
+});
+
+test('add() with its own restart option wins over the group policy', (t) => {
+  const sequence = new Sequence({ restart: 'always' });
+  const child = sequence.add(new ControlledService('a'), { restart: { maxRestarts: 1 } });
+  t.true(child.service instanceof Restarter);
+});
+
+test('new Sequence({ restart }) restarts a crashed child while the sequence keeps running', async (t) => {
+  const { clock, fake } = fakeClock();
+  const sequence = new Sequence({ clock, restart: { initialDelay: 10, jitter: 0 } });
+  const first = new ControlledService('first');
+  sequence.add(first);
+  sequence.add(new ControlledService('second'));
+  const lifecycle = new Lifecycle(sequence);
+  const done = runToEnd(lifecycle);
+  await lifecycle.whenRunning();
+  first.crash();
+  const again = first.started();
+  await fake.tickAsync(10);
+  await again;
+  t.is(lifecycle.state, 'running');
+  await lifecycle.stop();
+  t.is(await done, undefined);
+});
+
+test('the Pool and Sequence constructors throw a TypeError naming options.restart for a bad policy', (t) => {
+  t.throws(() => new Pool({ restart: 'sometimes' as never }), {
+    instanceOf: TypeError,
+    message: /^Expected `options\.restart` to be 'on-crash', 'always' or an object/,
+  });
+  t.throws(() => new Sequence({ restart: { maxRestarts: -1 } }), {
+    instanceOf: TypeError,
+    message: /^Expected `options\.restart\.maxRestarts`/,
+  });
 });

@@ -26,6 +26,7 @@ import {
   makeSequence,
 } from './helpers/sequence.js';
 import { ControlledService, serviceOf } from './helpers/service.js';
+import { ReturnedBeforeRunningError } from '../lib/group-errors.js';
 import { fields, assertAbortError } from './helpers/assertions.js';
 
 // --- construction and add() ---
@@ -518,7 +519,7 @@ test('a child that crashes before it runs stops the earlier ones in reverse, nev
     t,
     children.b.signal.reason,
     'AbortError',
-    'Sequence "boot" is stopping because service "c" crashed',
+    'sequence "boot" is stopping because "c" crashed',
   );
   t.is(children.a.signal.reason, children.b.signal.reason);
   await t.throwsAsync(lifecycle.wait(), { is: startFailed });
@@ -538,7 +539,7 @@ test('a first child that crashes before it runs fails the start without starting
   t.deepEqual(states, ['starting', 'stopping', 'crashed']);
 });
 
-test('a child that returns before it runs fails the start with a StartFailedError without a cause', async (t) => {
+test('a child that returns before it runs fails the start with a StartFailedError whose cause is a ReturnedBeforeRunningError', async (t) => {
   const { lifecycle, states, services, children, journal } = makeSequence(
     { a: {}, b: { running: 'manually' }, c: {} },
     { name: 'boot' },
@@ -555,8 +556,11 @@ test('a child that returns before it runs fails the start with a StartFailedErro
     startFailed.message,
     'Service "b" of "boot" failed to start: it stopped before it was running',
   );
-  t.is(startFailed.cause, undefined);
-  t.false('cause' in startFailed);
+  t.true(startFailed.cause instanceof ReturnedBeforeRunningError);
+  const cause = startFailed.cause as ReturnedBeforeRunningError;
+  t.is(cause.code, 'ERR_OVERSEER_RETURNED_BEFORE_RUNNING');
+  t.is(cause.service, 'b');
+  t.is(cause.message, 'Service "b" returned before it reported running');
   t.deepEqual(states, ['starting', 'stopping', 'crashed']);
   t.is(services.c.runs.length, 0);
   t.deepEqual([children.a.state, children.b.state], ['stopped', 'stopped']);
@@ -565,7 +569,7 @@ test('a child that returns before it runs fails the start with a StartFailedErro
     t,
     children.a.signal.reason,
     'AbortError',
-    'Sequence "boot" is stopping because service "b" stopped on its own',
+    'sequence "boot" is stopping because "b" stopped on its own',
   );
 });
 
@@ -577,7 +581,7 @@ test('a starting child stopped directly with child.stop() fails the start of the
   const error = await done;
   t.true(error instanceof StartFailedError);
   t.is((error as StartFailedError).service, 'b');
-  t.is(error?.cause, undefined);
+  t.true(error?.cause instanceof ReturnedBeforeRunningError);
   t.is(children.a.state, 'stopped');
   t.is(services.a.runs.length, 1);
 });
@@ -676,7 +680,7 @@ test('the last child crashing after the sequence runs stops the others in revers
     t,
     children.b.signal.reason,
     'AbortError',
-    'Sequence "boot" is stopping because service "c" crashed',
+    'sequence "boot" is stopping because "c" crashed',
   );
 });
 
@@ -734,7 +738,7 @@ test('a child that stops on its own after the sequence runs stops the others in 
     t,
     children.a.signal.reason,
     'AbortError',
-    'Sequence "boot" is stopping because service "c" stopped on its own',
+    'sequence "boot" is stopping because "c" stopped on its own',
   );
 });
 
@@ -1034,6 +1038,7 @@ test('the sequence logs every child transition at info with service, sequence an
     service,
     sequence: 'boot',
     state,
+    ...(state === 'stopping' ? { reason: 'The service was asked to stop' } : {}),
   });
   t.deepEqual(entries.map(fields), [
     line('a', 'starting'),

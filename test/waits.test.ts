@@ -71,6 +71,8 @@ async function setup(start: Start): Promise<Fixture> {
     // run() calls the service in a microtask.
     await service.started();
     if (start !== 'starting') service.reportRunning();
+    // Asked to stop first: a service that stops on its own is waited for to its end.
+    if (start === 'stopping') void lifecycle.stop();
     if (start === 'stopping') service.reportStopping();
     if (start === 'stopped') service.finish();
     if (start === 'crashed') service.crash();
@@ -194,10 +196,11 @@ test('whenRunning() rejects at once with NotRunningError when the service is sto
   await finish(t, fixture);
 });
 
-test('whenRunning() rejects with NotRunningError when the service goes from starting to stopping', async (t) => {
+test('whenRunning() rejects with NotRunningError when the service goes from starting to stopping when asked', async (t) => {
   const fixture = await setup('starting');
   const waiting = fixture.lifecycle.whenRunning();
   t.true(await stillPending(waiting));
+  void fixture.lifecycle.stop();
   fixture.service.reportStopping();
   const error = await t.throwsAsync(waiting, {
     instanceOf: NotRunningError,
@@ -209,6 +212,31 @@ test('whenRunning() rejects with NotRunningError when the service goes from star
   t.is(error.cause, undefined);
   await finish(t, fixture);
   t.deepEqual(fixture.states, ['stopping', 'stopped']);
+});
+
+test('whenRunning() waits for the end of a run that begins to stop on its own before running, and rejects with its crash error', async (t) => {
+  const fixture = await setup('starting');
+  const waiting = fixture.lifecycle.whenRunning();
+  fixture.service.reportStopping();
+  t.true(await stillPending(waiting));
+  fixture.service.crash();
+  const error = await t.throwsAsync(waiting, {
+    instanceOf: NotRunningError,
+    message: 'Service "svc" crashed before it was running',
+  });
+  t.is(error.cause, fixture.service.error);
+  t.is(fixture.listeners(), 0);
+});
+
+test('whenRunning() asked while a run stops on its own rejects when it has stopped', async (t) => {
+  const fixture = await setup('starting');
+  fixture.service.reportStopping();
+  const waiting = fixture.lifecycle.whenRunning();
+  t.true(await stillPending(waiting));
+  fixture.service.finish();
+  const error = await t.throwsAsync(waiting, { instanceOf: NotRunningError });
+  t.is(error.state, 'stopped');
+  t.is(error.cause, undefined);
 });
 
 test('whenRunning() rejects with NotRunningError when the service returns before it runs', async (t) => {
@@ -434,6 +462,7 @@ const whenRunningRoutes: Record<string, Route> = {
     start: 'starting',
     holds: waitingFor,
     settle: (fixture) => {
+      void fixture.lifecycle.stop();
       fixture.service.reportStopping();
     },
     outcome: NotRunningError,

@@ -109,6 +109,27 @@ export class DependencyTable {
     return { dependencies, dependents };
   }
 
+  /**
+   * The indexes of the children `dependsOn` names now, for a child added while the pool runs.
+   * @throws {TypeError} as {@link DependencyTable.order} does.
+   */
+  resolveNow(index: number, name: string, dependsOn: readonly Dependency[]): number[] {
+    this.#names[index] = name;
+    return dependsOn.map((dependency) => this.#resolved(index, dependency));
+  }
+
+  /** The indexes of the other children that declared a dependency resolving to `index`. */
+  dependentsOf(index: number): number[] {
+    const dependents: number[] = [];
+    for (const [dependent, declared] of this.#declared) {
+      if (dependent === index) continue;
+      if (declared.some((dependency) => this.#index.get(dependency) === index)) {
+        dependents.push(dependent);
+      }
+    }
+    return dependents;
+  }
+
   #resolved(index: number, dependency: Dependency): number {
     const target = this.#index.get(dependency);
     const child = `Service "${this.#nameOf(index)}" of pool "${this.#pool}"`;

@@ -3,6 +3,7 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { isActive, type State } from '../state.js';
 import { log, logs } from './log.js';
+import { stopReasonOf } from './stop-reason.js';
 import { heldByHook } from './protocol.js';
 import { logStragglers, type Straggler } from './stragglers.js';
 
@@ -14,14 +15,25 @@ export interface GroupLogSettings {
   readonly logger: Logger;
 }
 
-/** Logs a child's transition: info, or error with the error for a crash. */
-export function logChildChange(group: GroupLogSettings, child: Lifecycle, state: State): void {
+/**
+ * Logs a child's transition: info, or error with the error for a crash. `reason`: why a stopping
+ * child was asked to stop, if known (its message is the line's `reason`).
+ */
+export function logChildChange(
+  group: GroupLogSettings,
+  child: Lifecycle,
+  state: State,
+  reason?: unknown,
+): void {
   const { logger, kind, name } = group;
   if (state === 'crashed') {
     const meta = { service: child.name, [kind]: name, state, error: child.error };
     log(logger, 'error', 'service crashed', meta);
   } else if (logs(logger, 'info')) {
-    log(logger, 'info', `service ${state}`, { service: child.name, [kind]: name, state });
+    const meta: Record<string, unknown> = { service: child.name, [kind]: name, state };
+    // Stop reasons are AbortErrors (DOMExceptions are Errors) or the Error that failed a run.
+    if (reason instanceof Error) meta.reason = reason.message;
+    log(logger, 'info', `service ${state}`, meta);
   }
 }
 
@@ -44,6 +56,10 @@ export function logOwnChange(logger: Logger, lifecycle: Lifecycle, state: State)
     }
     meta.state = state;
     if (state === 'crashed') meta.error = lifecycle.error;
+    if (state === 'stopping') {
+      const reason = stopReasonOf(lifecycle);
+      if (reason !== undefined) meta.reason = reason;
+    }
     log(logger, level, `service ${state}`, meta);
   } catch {
     // A log line is never worth a transition.

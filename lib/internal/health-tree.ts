@@ -2,7 +2,7 @@ import type { CheckResult, HealthNode, HealthReport } from '../health.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { nodeOf, type Snapshot } from '../snapshot.js';
 import { hasCheck, sharedCheck, type CheckKind, type CheckSettings } from './check-cache.js';
-import { childrenOf } from './protocol.js';
+import { childrenOf, isJob } from './protocol.js';
 
 /** Which checks a report runs: `/readyz` needs only the health checks, `/livez` the liveness ones. */
 export interface Probes {
@@ -85,21 +85,25 @@ async function settle(nodes: readonly Pending[]): Promise<HealthNode> {
   for (let index = nodes.length - 1; index >= 0; index--) {
     const pending = nodes[index] as Pending;
     const children = pending.children.map((child) => settled.get(child) as HealthNode);
-    settled.set(pending, nodeWith(pending.node, checks[index], livenesses[index], children));
+    const node = nodeWith(pending, checks[index], livenesses[index], children);
+    settled.set(pending, node);
   }
   return settled.get(nodes[0] as Pending) as HealthNode;
 }
 
 function nodeWith(
-  node: Omit<Snapshot, 'children'>,
+  pending: Pending,
   check: CheckResult | undefined,
   liveness: CheckResult | undefined,
   children: HealthNode[],
 ): HealthNode {
+  const { node } = pending;
   const { state } = node;
+  // A one-shot job that has finished is done, not down: it counts as ready.
+  const done = state === 'stopped' && isJob(pending.lifecycle);
   // A dependency that fails (`healthCheck`) makes a service not ready, never not live.
   const ready =
-    state === 'running' && (check?.ok ?? true) && children.every((child) => child.ready);
+    done || (state === 'running' && (check?.ok ?? true) && children.every((child) => child.ready));
   // A child crashed under a parent still running is being handled: a Restarter waiting to
   // restart it (a pool or a sequence would be stopping). Not ready, but alive.
   const live =

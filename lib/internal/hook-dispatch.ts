@@ -148,6 +148,7 @@ const events: ReadonlySet<string> = new Set<keyof LifecycleEvents>([
   'stopping',
   'stopped',
   'crashed',
+  'serviceError',
   'hookError',
 ]);
 

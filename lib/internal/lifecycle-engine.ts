@@ -7,8 +7,11 @@ import { logOwnChange } from './group-log.js';
 import { assertEvent, Hooks } from './hook-dispatch.js';
 import { defaultSettings, settingsOf, type LifecycleSettings } from './lifecycle-settings.js';
 import * as protocol from './protocol.js';
-import { Run } from './run.js';
+import { Run, type Moments } from './run.js';
 import { reactionFailed, schedule, scheduleFromMicrotask } from './scheduler.js';
+import { reportedErrors, ServiceErrors } from './service-errors.js';
+import { armStartTimeout } from './start-timeout.js';
+import { Moment } from './stop-wait.js';
 import { assertFunction } from './validate.js';
 
 /** How a service's run ended when it threw: what it threw. */
@@ -31,6 +34,9 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
   #run: Run | undefined;
   #hooks: Hooks | undefined;
   readonly #settings: LifecycleSettings;
+  // Asked for while idle: handed to the next run.
+  #next: Moments | undefined;
+  #errors: ServiceErrors | undefined;
 
   /** @throws {TypeError} when `service` is not a Service, or an option is malformed or unknown. */
   constructor(service: Service, options: LifecycleOptions = defaultSettings) {
@@ -124,6 +130,13 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
     this.#hooks.add(event, listener as (...args: unknown[]) => unknown, once);
   }
 
+  /** @internal The current run's stop request or deadline; the next run's while idle. */
+  protected moment(which: keyof Moments): Moment {
+    const run = this.#run;
+    if (run !== undefined && run.phase !== 'settled') return run[which];
+    return ((this.#next ??= {})[which] ??= new Moment());
+  }
+
   /** @internal The registered hooks, if any. */
   protected get hooks(): Hooks | undefined {
     return this.#hooks;
@@ -147,8 +160,11 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
   #begin(owner: protocol.Owner | undefined): Run | undefined {
     if (this.#run !== undefined && this.#run.phase !== 'settled') return undefined;
     const run = new Run(owner);
+    if (this.#next) run.adopt(this.#next);
+    this.#next = undefined;
     this.#run = run;
     this.#apply('starting');
+    armStartTimeout(this.#self, run, this.#settings);
     schedule(LifecycleEngine.#runService, this, run, undefined);
     return run;
   }
@@ -164,6 +180,8 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
     if (!canTransition(this.#state, state)) return;
     const run = this.#current();
     const now = this.#settings.clock.now();
+    // Before any change: a call that overflows the stack here leaves the state as it was.
+    if (state !== 'starting') run.clearStartTimer();
     this.#state = state;
     // `running` always follows `starting`, so `#since` is when the run began.
     if (state === 'running') this.#startupMs = now - (this.#since ?? now);
@@ -240,6 +258,11 @@ export abstract class LifecycleEngine implements protocol.OwnedLifecycle {
     if (run === undefined || run.phase !== 'active') throw error;
     run.error ??= error;
     run.expire(error);
+  }
+
+  /** @internal The errors the service reported; made on first use when `create`. */
+  [reportedErrors](create: boolean): ServiceErrors | undefined {
+    return create ? (this.#errors ??= new ServiceErrors()) : this.#errors;
   }
 
   /** @internal */

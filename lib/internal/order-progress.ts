@@ -2,16 +2,17 @@ import type { StartOrder } from './dependencies.js';
 import type { Lifecycle } from '../lifecycle.js';
 
 // Per-child flags of a run with a start order.
-const started = 1;
+export const started = 1;
 const ran = 2;
 export const askedToStop = 4;
-const ended = 8;
+export const ended = 8;
 
 /** The progress of each child of a run with a start order. */
 export class OrderProgress {
-  readonly #order: StartOrder;
+  readonly #dependenciesOf: (readonly number[])[];
+  readonly #dependentsOf: number[][];
   readonly #indexOf: Map<Lifecycle, number>;
-  readonly #flags: Uint8Array;
+  readonly #flags: number[];
   /** Per child: how many of its dependencies have not run yet. */
   readonly waitingFor: number[];
   /** Per child: how many of its dependents have started and still hold it (see `end`). */
@@ -19,11 +20,57 @@ export class OrderProgress {
   readonly #askedAt: number[] = [];
 
   constructor(order: StartOrder, children: readonly Lifecycle[]) {
-    this.#order = order;
+    this.#dependenciesOf = [...order.dependencies];
+    this.#dependentsOf = order.dependents.map((dependents) => [...dependents]);
     this.#indexOf = new Map(children.map((child, index) => [child, index]));
-    this.#flags = new Uint8Array(children.length);
+    this.#flags = children.map(() => 0);
     this.waitingFor = order.dependencies.map((dependencies) => dependencies.length);
     this.#liveDependents = children.map(() => 0);
+  }
+
+  /**
+   * Adds a child to the run at `index` (the next one), depending on `dependencies` (lifecycles
+   * of children of the run; nothing depends on it). `ready`: which of them count as having run.
+   * @returns whether it waits for nothing.
+   */
+  add(index: number, child: Lifecycle, dependencies: readonly Lifecycle[]): boolean {
+    const indexes = [...new Set(dependencies.map((dependency) => this.#indexOf.get(dependency)))];
+    const own = indexes.filter((dependency) => dependency !== undefined);
+    this.#indexOf.set(child, index);
+    this.#flags[index] = 0;
+    this.#dependenciesOf[index] = own;
+    this.#dependentsOf[index] = [];
+    this.#liveDependents[index] = 0;
+    let waiting = 0;
+    for (const dependency of own) {
+      (this.#dependentsOf[dependency] as number[]).push(index);
+      if (!this.has(dependency, ran)) waiting++;
+    }
+    this.waitingFor[index] = waiting;
+    return waiting === 0;
+  }
+
+  /** The children that depend on `child`. */
+  dependentsOf(child: Lifecycle): readonly number[] {
+    return this.#dependentsOf[this.#indexOf.get(child) as number] as number[];
+  }
+
+  /**
+   * The progress of a run without an order so far, to which a child with dependencies is being
+   * added: `startedAt(index)` and `ready(child)` say what has happened to each child.
+   */
+  static adopt(
+    children: readonly Lifecycle[],
+    startedAt: (index: number) => boolean,
+    ready: (child: Lifecycle) => boolean,
+  ): OrderProgress {
+    const none = children.map((): number[] => []);
+    const progress = new OrderProgress({ dependencies: none, dependents: none }, children);
+    children.forEach((child, index) => {
+      if (startedAt(index)) progress.start(index);
+      if (ready(child)) progress.ran(child);
+    });
+    return progress;
   }
 
   has(index: number, flag: number): boolean {
@@ -31,28 +78,25 @@ export class OrderProgress {
   }
 
   start(index: number): void {
-    this.#flags[index] = started;
+    this.#set(index, started);
     for (const dependency of this.#dependencies(index))
       this.#liveDependents[dependency] = (this.#liveDependents[dependency] as number) + 1;
   }
 
-  /** Marks `child` as having run; returns the dependents that now wait for nothing. */
+  /**
+   * Marks `child` as having run (its group calls it once per child and run); returns the
+   * dependents that now wait for nothing.
+   */
   ran(child: Lifecycle): number[] {
     const index = this.#indexOf.get(child) as number;
-    if (this.has(index, ran)) return [];
     this.#set(index, ran);
     const ready: number[] = [];
-    for (const dependent of this.#order.dependents[index] ?? []) {
+    for (const dependent of this.#dependentsOf[index] as number[]) {
       const waiting = (this.waitingFor[dependent] as number) - 1;
       this.waitingFor[dependent] = waiting;
       if (waiting === 0) ready.push(dependent);
     }
     return ready;
-  }
-
-  /** Whether `child` has reported running in this run. */
-  hasRun(child: Lifecycle): boolean {
-    return this.has(this.#indexOf.get(child) as number, ran);
   }
 
   /**
@@ -101,7 +145,7 @@ export class OrderProgress {
   }
 
   #dependencies(index: number): readonly number[] {
-    return this.#order.dependencies[index] ?? [];
+    return this.#dependenciesOf[index] as number[];
   }
 
   #set(index: number, flag: number): void {

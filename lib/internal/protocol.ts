@@ -66,3 +66,19 @@ export function tellChildChanged(owner: Owner, child: Lifecycle, state: State): 
 export function tellChildEnded(owner: Owner, child: Lifecycle, error: Error | undefined): void {
   owner.childEnded(child, error);
 }
+
+// The lifecycles added to a pool or a sequence as one-shot jobs (`add(service, { job: true })`).
+const jobs = new WeakSet<Lifecycle>();
+
+/** Records that `lifecycle` runs a one-shot job: its clean end is the end of its work. */
+export function markJob(lifecycle: Lifecycle): void {
+  jobs.add(lifecycle);
+}
+
+/**
+ * Whether `lifecycle` runs a one-shot job of a pool or a sequence. A job that has `stopped` is
+ * done, not failed: health reports may count it as ready.
+ */
+export function isJob(lifecycle: Lifecycle): boolean {
+  return jobs.has(lifecycle);
+}

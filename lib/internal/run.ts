@@ -9,6 +9,13 @@ import type { Lifecycle } from '../lifecycle.js';
 import { tellChildEnded, type Composite, type Owner } from './protocol.js';
 import { deadlinePassedReason } from './reasons.js';
 import { schedule } from './scheduler.js';
+import { Moment } from './stop-wait.js';
+
+/** The moments of a run that services wait for, asked for while the lifecycle was idle. */
+export interface Moments {
+  stopMoment?: Moment;
+  deadlineMoment?: Moment;
+}
 
 // What a signal's reason field holds until it aborts (an abort reason may be undefined).
 const notAborted = Symbol('not aborted');
@@ -43,14 +50,56 @@ export class Run implements HookSink {
   #pendingHooks: PendingHooks | undefined;
   #done: Deferred<void> | undefined;
   #ended: Deferred<State> | undefined;
+  // What services wait for without a signal: built only when asked for.
+  #stopMoment: Moment | undefined;
+  #deadlineMoment: Moment | undefined;
+  #startTimer: unknown;
+  #startClock: Clock | undefined;
 
   constructor(owner: Owner | undefined) {
     this.owner = owner;
   }
 
+  /** Comes when a stop is requested, or when the service has returned. */
+  get stopMoment(): Moment {
+    return (this.#stopMoment ??= new Moment(this.stopRequested || this.phase !== 'active'));
+  }
+
+  /** Comes when the shutdown deadline passes, or when the run has settled. */
+  get deadlineMoment(): Moment {
+    return (this.#deadlineMoment ??= new Moment(this.deadlinePassed || this.phase === 'settled'));
+  }
+
+  /** Takes over the moments asked for while the lifecycle was idle, for this run. */
+  adopt(moments: Moments): void {
+    this.#stopMoment = moments.stopMoment;
+    this.#deadlineMoment = moments.deadlineMoment;
+  }
+
+  /** Calls `onTimeout` in `ms` unless the run reports `running` or ends first. */
+  armStartTimer(clock: Clock, ms: number, onTimeout: () => void): void {
+    this.#startClock = clock;
+    this.#startTimer = clock.setTimeout(() => {
+      this.#startTimer = undefined;
+      onTimeout();
+    }, ms);
+  }
+
+  /** The run has left `starting`, or ended: its start timer, if any, is cleared. */
+  clearStartTimer(): void {
+    if (this.#startTimer === undefined) return;
+    this.#startClock?.clearTimeout(this.#startTimer);
+    this.#startTimer = undefined;
+  }
+
   /** Whether a stop has been requested: `lifecycle.shouldStop()`. */
   get stopRequested(): boolean {
     return this.#stopReason !== notAborted;
+  }
+
+  /** Why a stop was requested, if it was (the signal's reason, without building the signal). */
+  get stopReason(): unknown {
+    return this.#stopReason === notAborted ? undefined : this.#stopReason;
   }
 
   /** Whether the shutdown deadline has passed. */
@@ -80,6 +129,7 @@ export class Run implements HookSink {
     if (this.#stopReason !== notAborted) return;
     this.#stopReason = reason;
     this.#stop?.abort(reason);
+    this.#stopMoment?.happen();
     if (this.composite) schedule(tellStopRequested, this.composite, reason, undefined);
   }
 
@@ -107,6 +157,7 @@ export class Run implements HookSink {
     this.#shutdownReason = reason;
     this.#deadline?.passed();
     this.#shutdown?.abort(reason);
+    this.#deadlineMoment?.happen();
     this.#pendingHooks?.deadlinePassed();
     if (this.composite) schedule(tellDeadlinePassed, this.composite, reason, undefined);
   }
@@ -124,6 +175,8 @@ export class Run implements HookSink {
   finish(lifecycle: Lifecycle, state: State): void {
     this.phase = 'ending';
     this.composite = undefined;
+    this.clearStartTimer();
+    this.#stopMoment?.happen();
     const pending = this.#pendingHooks;
     if (pending === undefined) this.#settle(lifecycle, state);
     else {
@@ -147,6 +200,7 @@ export class Run implements HookSink {
     this.phase = 'settled';
     // Kept until now, not dropped when the service returned: the deadline bounds the hooks too.
     this.#deadline?.release();
+    this.#deadlineMoment?.happen();
     if (state === 'crashed') this.#done?.reject(this.error);
     else this.#done?.resolve();
     this.#ended?.resolve(state);

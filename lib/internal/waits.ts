@@ -116,23 +116,27 @@ class Wait {
 
 /**
  * Listens for `lifecycle` to reach `running`: at once if it runs; a rejection if it is stopping
- * (this run will not run again) or, later, if it begins to stop, stops or crashes first. An idle
- * lifecycle is waited for through its next run.
+ * (this run will not run again) or, later, if it begins to stop, stops or crashes first. A run
+ * that stops while `failing()` (it stops on its own, or with an error already due) is heard to
+ * its end, so the rejection carries the crash error as its `cause`. An idle lifecycle is waited
+ * for through its next run.
  */
-export function listenForRunning(lifecycle: Lifecycle): Listen {
+export function listenForRunning(lifecycle: Lifecycle, failing: () => boolean): Listen {
   return (finish) => {
     const now = lifecycle.state;
     if (now === 'running') {
       finish();
       return undefined;
     }
-    if (now === 'stopping') {
+    if (now === 'stopping' && !failing()) {
       finish(new NotRunningError(lifecycle.name, 'stopping'));
       return undefined;
     }
     const onStateChange = (_service: unknown, _lifecycle: unknown, state: State): void => {
       if (state === 'running') finish();
-      else if (state !== 'starting') {
+      else if (state === 'stopping') {
+        if (!failing()) finish(new NotRunningError(lifecycle.name, 'stopping'));
+      } else if (state !== 'starting') {
         finish(new NotRunningError(lifecycle.name, state, lifecycle.error));
       }
     };

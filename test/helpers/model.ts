@@ -496,7 +496,10 @@ export class Harness {
     } else {
       node.endStates[node.runNo] = state;
       node.endErrors[node.runNo] = node.lifecycle.error;
-      if (parent) parent.ended.push(node);
+      // A child stopped directly while its pool does not drain leaves the pool (issue 13).
+      if (parent && node.directStop && !parent.draining) {
+        parent.children.splice(parent.children.indexOf(node), 1);
+      } else if (parent) parent.ended.push(node);
       if (node.isPool) this.#poolEnded(node, state, violate);
     }
   }
@@ -814,7 +817,7 @@ export class Harness {
     return parent.ended.some(
       (child) =>
         (reason as DOMException).message ===
-        `Pool "${parent.name}" is stopping because service "${child.name}" ${
+        `pool "${parent.name}" is stopping because "${child.name}" ${
           child.lifecycle.state === 'crashed' ? 'crashed' : 'stopped on its own'
         }`,
     );

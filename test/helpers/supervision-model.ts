@@ -16,6 +16,7 @@ import {
   type Service,
   type State,
 } from '../../lib/index.js';
+import { ReturnedBeforeRunningError } from '../../lib/group-errors.js';
 import { fakeClock } from './clock.js';
 import { isActive, show, track, type Outcome } from './outcome.js';
 
@@ -757,7 +758,10 @@ export class SupervisionHarness {
     if (parent && node.parentRun === parent.runNo) {
       if (parent.isGroup) {
         const ran = node.reportedRunning;
-        parent.ends.push({ node, error, ran, draining: parent.draining });
+        // A pool's child stopped by its own stop() leaves the pool, unless a sibling depends on it.
+        if (parent.kind === 'pool' && node.userStopped && !parent.draining && !dependedOn(node)) {
+          parent.children.splice(parent.children.indexOf(node), 1);
+        } else parent.ends.push({ node, error, ran, draining: parent.draining });
       } else this.#decide(parent, error);
     }
     if (parent === undefined) {
@@ -779,6 +783,9 @@ export class SupervisionHarness {
     const expected = node.ends.flatMap((end) => {
       if (node.kind === 'sequence' && !end.ran && !end.draining)
         return [{ end, startFailed: true }];
+      // A dependency of a pool's child that returns before it runs failed to start (issue 13).
+      if (!end.ran && !end.draining && end.error === undefined && dependedOn(end.node))
+        return [{ end, startFailed: true }];
       return end.error === undefined ? [] : [{ end, startFailed: false }];
     });
     const matches = (candidate: unknown, { end, startFailed }: (typeof expected)[number]) => {
@@ -797,7 +804,9 @@ export class SupervisionHarness {
         candidate instanceof StartFailedError &&
         codeOf(candidate) === 'ERR_OVERSEER_START_FAILED' &&
         candidate.service === name &&
-        candidate.cause === end.error &&
+        (end.error === undefined
+          ? candidate.cause instanceof ReturnedBeforeRunningError
+          : candidate.cause === end.error) &&
         candidate.message ===
           `Service "${name}" of "${node.lifecycle.name}" failed to start: it ${how}`
       );
@@ -1105,4 +1114,10 @@ function dependenciesOf(node: Node): Set<Node> {
     stack.push(...next.startsAfter);
   }
   return found;
+}
+
+/** Whether a sibling still in the group depends on `node` directly (issue 13: it cannot leave). */
+function dependedOn(node: Node): boolean {
+  const siblings = node.parent?.children ?? [];
+  return siblings.some((sibling) => sibling !== node && sibling.startsAfter.includes(node));
 }
