@@ -1,6 +1,14 @@
 /** Every measurement the bench makes, by key: each runs in a fresh Node process. */
 import { importTime } from './import-time.js';
-import { flat, hooks, memory, nestedChain, tree, type Scenario } from './scenarios.js';
+import {
+  effectFibers,
+  flat,
+  hooks,
+  memory,
+  nestedChain,
+  tree,
+  type Scenario,
+} from './scenarios.js';
 
 export const catalogue = {
   'S1 flat 1k': () => flat(1_000),
@@ -8,6 +16,7 @@ export const catalogue = {
   'S1 flat 100k': () => flat(100_000),
   'S1 flat 100k, no stopping()': () => flat(100_000, 'no stopping()'),
   'S1 flat 100k, whenStopRequested': () => flat(100_000, 'whenStopRequested'),
+  'S1 effect fibers 100k': () => effectFibers(100_000),
   'S2 memory 100k': () => memory(100_000),
   'S3 hooks 100k cycles': () => hooks(100_000),
   'S3 no hooks 100k cycles': () => hooks(100_000, 0),

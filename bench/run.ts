@@ -8,7 +8,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { catalogue, type ScenarioKey } from './catalogue.js';
-import { table, type SideMetrics } from './table.js';
+import { table, withPeers, type SideMetrics } from './table.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,8 +21,8 @@ const { values } = parseArgs({
 });
 const nodeOptions = values['node-option'];
 const rounds = Number(values.rounds ?? (values.quick ? 3 : 7));
-const keys = (Object.keys(catalogue) as ScenarioKey[]).filter((key) =>
-  key.includes(values.only ?? ''),
+const keys = withPeers(
+  (Object.keys(catalogue) as ScenarioKey[]).filter((key) => key.includes(values.only ?? '')),
 );
 
 const results = new Map<ScenarioKey, SideMetrics>();

@@ -56,6 +56,25 @@ export function flat(count: number, variant: Variant = 'signal'): Scenario {
   };
 }
 
+/**
+ * S1 with a peer on overseer's side: `count` `effect` fibers, each waiting until it is
+ * interrupted, forked and interrupted inside one `Effect.runPromise` (`effect.ts`), timed like
+ * S1 (µs per fiber, and for the interruption alone). The baseline side is S1's hand-rolled group
+ * of services awaiting the stop request, so the ratio reads like the whenStopRequested row's.
+ */
+export function effectFibers(count: number): Scenario {
+  return {
+    overseer: async () => {
+      // Loaded here, not at the top, so the other scenarios' workers never load effect.
+      const { forkAndInterrupt } = await import('./effect.js');
+      collectGarbage();
+      const { begin, stopping, end } = await forkAndInterrupt(count);
+      return timings(begin, stopping, end, count);
+    },
+    baseline: flat(count, 'whenStopRequested').baseline,
+  };
+}
+
 function timings(begin: number, stopping: number, end: number, count: number): Metrics {
   return {
     total: microseconds(end - begin, count),

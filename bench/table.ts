@@ -13,12 +13,24 @@ export interface SideMetrics {
 
 /**
  * What a row must meet, on medians over the rounds of one run:
- * - `ratio`: the highest acceptable overseer / baseline;
+ * - `ratio`: the highest acceptable overseer / baseline; with `fasterThan`, overseer's value must
+ *   also be at most a peer's, measured in the same run under that key (the peer's value is the
+ *   `overseer` side of its scenario, same metric), and the row is missed when it was not;
  * - `atMost`: the highest acceptable value of overseer's own, in the row's unit; `condition`
  *   says what else the row requires, in the target cell.
  */
 export type Target =
-  { readonly ratio: number } | { readonly atMost: number; readonly condition?: string };
+  | { readonly ratio: number; readonly fasterThan?: Peer }
+  | { readonly atMost: number; readonly condition?: string };
+
+/** A peer library measured by the bench: its scenario's key, and its name in the target cell. */
+export interface Peer {
+  readonly key: ScenarioKey;
+  readonly name: string;
+}
+
+/** `effect`'s fibers, forked and interrupted like S1's 100k services (`effect.ts`). */
+export const effectPeer: Peer = { key: 'S1 effect fibers 100k', name: 'effect' };
 
 /** One metric of one scenario. */
 export interface Row {
@@ -71,7 +83,19 @@ export const rows: readonly Row[] = [
     key: 'S1 flat 100k, whenStopRequested',
     metric: 'total',
     unit: 'µs/service',
-    target: { ratio: 0.5 },
+    target: { ratio: 0.5, fasterThan: effectPeer },
+  },
+  {
+    label: 'S1 start + stop, 100k effect fibers (peer, in the overseer column)',
+    key: effectPeer.key,
+    metric: 'total',
+    unit: 'µs/fiber',
+  },
+  {
+    label: 'S1 stop only, 100k effect fibers (peer, in the overseer column)',
+    key: effectPeer.key,
+    metric: 'stop',
+    unit: 'µs/fiber',
   },
   {
     label: 'S2 heap per idle running service, 100k',
@@ -163,9 +187,10 @@ export function table(results: ReadonlyMap<ScenarioKey, SideMetrics>): {
     theirs: number | undefined,
     target: Target | undefined,
     show: (value: number) => string,
+    peer?: number,
   ) => {
     const ratio = theirs === undefined ? undefined : ours / theirs;
-    const met = target === undefined ? undefined : meets(target, ours, ratio);
+    const met = target === undefined ? undefined : meets(target, ours, ratio, peer);
     if (met === false) missed.push(label);
     const cells = [
       label,
@@ -183,7 +208,16 @@ export function table(results: ReadonlyMap<ScenarioKey, SideMetrics>): {
     const result = results.get(row.key);
     if (result === undefined) continue;
     const theirs = result.baseline.length === 0 ? undefined : medianOf(result.baseline, row.metric);
-    add(row.label, row.unit, medianOf(result.overseer, row.metric), theirs, row.target, format);
+    const peer = peerValue(results, row.target, row.metric);
+    add(
+      row.label,
+      row.unit,
+      medianOf(result.overseer, row.metric),
+      theirs,
+      row.target,
+      format,
+      peer,
+    );
   }
 
   const small = results.get(scaling.small);
@@ -198,10 +232,46 @@ export function table(results: ReadonlyMap<ScenarioKey, SideMetrics>): {
   return { lines, missed };
 }
 
-/** Whether a row met `target`; a ratio target with no baseline to divide by is missed. */
-function meets(target: Target, ours: number, ratio: number | undefined): boolean {
-  if ('ratio' in target) return ratio !== undefined && ratio <= target.ratio;
+/** The median of the peer a target names, same metric; undefined when it was not measured. */
+function peerValue(
+  results: ReadonlyMap<ScenarioKey, SideMetrics>,
+  target: Target | undefined,
+  metric: string,
+): number | undefined {
+  if (target === undefined || !('ratio' in target) || target.fasterThan === undefined)
+    return undefined;
+  const peer = results.get(target.fasterThan.key);
+  return peer === undefined ? undefined : medianOf(peer.overseer, metric);
+}
+
+/**
+ * Whether a row met `target`; a ratio target with no baseline to divide by is missed, and so is
+ * one that must be faster than a peer that was not measured.
+ */
+export function meets(
+  target: Target,
+  ours: number,
+  ratio: number | undefined,
+  peer?: number,
+): boolean {
+  if ('ratio' in target) {
+    if (ratio === undefined || ratio > target.ratio) return false;
+    return target.fasterThan === undefined || (peer !== undefined && ours <= peer);
+  }
   return ours <= target.atMost;
+}
+
+/**
+ * `keys` and the peers their rows' targets name: `--only` that selects a row compared with a
+ * peer measures the peer too, in its own process, after the keys selected.
+ */
+export function withPeers(keys: readonly ScenarioKey[]): ScenarioKey[] {
+  const all = [...keys];
+  for (const row of rows) {
+    const peer = row.target && 'ratio' in row.target ? row.target.fasterThan : undefined;
+    if (peer !== undefined && keys.includes(row.key) && !all.includes(peer.key)) all.push(peer.key);
+  }
+  return all;
 }
 
 /**
@@ -211,7 +281,10 @@ function meets(target: Target, ours: number, ratio: number | undefined): boolean
  */
 export function describe(target: Target | undefined, unit: string): string {
   if (target === undefined) return '';
-  if ('ratio' in target) return `≤ ${target.ratio}×`;
+  if ('ratio' in target) {
+    const bound = `≤ ${target.ratio}×`;
+    return target.fasterThan === undefined ? bound : `${bound}, ≤ ${target.fasterThan.name}`;
+  }
   const bound = `≤ ${target.atMost} ${unit}`;
   return target.condition === undefined ? bound : `${target.condition}, ${bound}`;
 }

@@ -11,6 +11,7 @@ import test from 'ava';
 import { catalogue, isScenarioKey, type ScenarioKey } from '../bench/catalogue.js';
 import { importTime, isStale } from '../bench/import-time.js';
 import {
+  effectFibers,
   flat,
   hooks,
   memory,
@@ -19,7 +20,16 @@ import {
   type Metrics,
   type Scenario,
 } from '../bench/scenarios.js';
-import { describe, rows, scaling, table, type SideMetrics } from '../bench/table.js';
+import {
+  describe,
+  effectPeer,
+  meets,
+  rows,
+  scaling,
+  table,
+  withPeers,
+  type SideMetrics,
+} from '../bench/table.js';
 import { balancedTree, chain, countNodes } from '../bench/workload.js';
 
 async function runBothSides(
@@ -40,6 +50,12 @@ function assertMeasured(
 
 test('S1 starts and stops a flat pool and the hand-rolled group, per service and for the stop', async (t) => {
   const { overseer, baseline } = await runBothSides(flat(200));
+  assertMeasured(t, overseer, ['total', 'stop', 'totalMs']);
+  assertMeasured(t, baseline, ['total', 'stop', 'totalMs']);
+});
+
+test('S1 with the effect peer forks and interrupts fibers, timed like S1, next to the baseline', async (t) => {
+  const { overseer, baseline } = await runBothSides(effectFibers(200));
   assertMeasured(t, overseer, ['total', 'stop', 'totalMs']);
   assertMeasured(t, baseline, ['total', 'stop', 'totalMs']);
 });
@@ -129,7 +145,9 @@ test('the targets are ratios to the baseline, with absolute bounds for the deep 
       ['S1 stop only, 100k services', '≤ 1.5×'],
       ['S1 start + stop, 100k services that never call stopping()', ''],
       ['S1 stop only, 100k services that never call stopping()', ''],
-      ['S1 start + stop, 100k services awaiting whenStopRequested()', '≤ 0.5×'],
+      ['S1 start + stop, 100k services awaiting whenStopRequested()', '≤ 0.5×, ≤ effect'],
+      ['S1 start + stop, 100k effect fibers (peer, in the overseer column)', ''],
+      ['S1 stop only, 100k effect fibers (peer, in the overseer column)', ''],
       ['S2 heap per idle running service, 100k', '≤ 1.5×'],
       ['S3 run/stop cycle, 10 onStateChange hooks', '≤ 1.5×'],
       ['S3 run/stop cycle, no hooks', ''],
@@ -246,6 +264,74 @@ test('S5 is met when overseer scales within 1.15× of the baseline’s own scali
     table(new Map([['S1 flat 10k', s1(1, 1)]])).lines.some((line) => line.startsWith(`| ${label}`)),
     'no S5 row without both sizes of S1',
   );
+});
+
+test('the whenStopRequested row must be within 0.5× the baseline and no slower than effect', (t) => {
+  const label = 'S1 start + stop, 100k services awaiting whenStopRequested()';
+  const s1 = (values: number[]): Metrics[] =>
+    values.map((total) => ({ total, stop: 1, totalMs: total * 100 }));
+  const run = (ours: number[], baseline: number[], effect?: number[]) => {
+    const results = new Map<ScenarioKey, SideMetrics>([
+      ['S1 flat 100k, whenStopRequested', { overseer: s1(ours), baseline: s1(baseline) }],
+    ]);
+    if (effect) results.set(effectPeer.key, { overseer: s1(effect), baseline: s1(baseline) });
+    return table(results);
+  };
+
+  const both = run([4, 5, 20], [10, 10, 10], [5, 6, 7]);
+  t.is(
+    rowOf(both.lines, label),
+    `| ${label} | µs/service | 5.00 | 10.0 | 0.50× | ≤ 0.5×, ≤ effect | ✓ |`,
+  );
+  t.is(
+    rowOf(both.lines, 'S1 start + stop, 100k effect fibers (peer, in the overseer column)'),
+    '| S1 start + stop, 100k effect fibers (peer, in the overseer column) | µs/fiber | 6.00 | 10.0 | 0.60× |  |  |',
+  );
+  t.deepEqual(both.missed, []);
+
+  const tie = run([5], [10], [5]);
+  t.deepEqual(tie.missed, [], 'as fast as effect is enough');
+
+  const slowerThanEffect = run([4.5], [10], [4.4]);
+  t.is(
+    rowOf(slowerThanEffect.lines, label),
+    `| ${label} | µs/service | 4.50 | 10.0 | 0.45× | ≤ 0.5×, ≤ effect | ✗ |`,
+  );
+  t.deepEqual(slowerThanEffect.missed, [label], 'within 0.5× but behind effect');
+
+  const aboveRatio = run([5.1], [10], [8]);
+  t.deepEqual(aboveRatio.missed, [label], 'ahead of effect but above 0.5×');
+
+  const noPeer = run([4], [10]);
+  t.is(
+    rowOf(noPeer.lines, label),
+    `| ${label} | µs/service | 4.00 | 10.0 | 0.40× | ≤ 0.5×, ≤ effect | ✗ |`,
+  );
+  t.deepEqual(noPeer.missed, [label], 'missed when effect was not measured in the same run');
+});
+
+test('meets: a peer bound applies only to targets that name one', (t) => {
+  const bound = { ratio: 0.5, fasterThan: effectPeer };
+  t.true(meets(bound, 4, 0.4, 4));
+  t.false(meets(bound, 4, 0.4, 3.9));
+  t.false(meets(bound, 4, 0.4));
+  t.false(meets(bound, 4, undefined, 9));
+  t.false(meets(bound, 4, 0.51, 9));
+  t.true(meets({ ratio: 0.5 }, 4, 0.5), 'no peer named, none needed');
+  t.true(meets({ ratio: 0.5 }, 4, 0.5, 1), 'a peer value without a peer bound is ignored');
+  t.true(meets({ atMost: 20 }, 20, undefined));
+});
+
+test('--only that selects a row compared with a peer measures the peer too', (t) => {
+  t.deepEqual(withPeers(['S1 flat 100k, whenStopRequested']), [
+    'S1 flat 100k, whenStopRequested',
+    effectPeer.key,
+  ]);
+  t.deepEqual(withPeers([effectPeer.key, 'S1 flat 100k, whenStopRequested']), [
+    effectPeer.key,
+    'S1 flat 100k, whenStopRequested',
+  ]);
+  t.deepEqual(withPeers(['S4 chain 1,000']), ['S4 chain 1,000']);
 });
 
 /** Runs `npm run bench` with `args`; a missed target (exit code 1) is not a failure here. */

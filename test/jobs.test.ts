@@ -184,3 +184,25 @@ test('add() throws a TypeError naming options.job when it is not a boolean', (t)
     message: /^Expected `options\.job` to be a boolean/,
   });
 });
+
+test('a job added while running that depends on a finished job does not keep what that job depended on from stopping', async (t) => {
+  const pool = new Pool({ name: 'app' });
+  const database = new ControlledService('database');
+  const migrations = job('migrations');
+  const db = pool.add(database);
+  const migrate = pool.add(migrations, { job: true, dependsOn: [db] });
+  const lifecycle = new Lifecycle(pool);
+  const done = runToEnd(lifecycle);
+  await migrations.started();
+  migrations.finish();
+  await lifecycle.whenRunning();
+  const seed = job('seed');
+  pool.add(seed, { job: true, dependsOn: [migrate] });
+  await seed.started();
+  seed.finish();
+  await flush();
+  // Both jobs are done: the database is the last child running, and a stop reaches it.
+  t.is(await lifecycle.stop(), 'stopped');
+  t.is(await done, undefined);
+  t.is(db.state, 'stopped');
+});

@@ -167,3 +167,22 @@ test('startTimeout is checked: a TypeError names the option', (t) => {
     message: /options\.startTimeout/,
   });
 });
+
+test('a pool child that times out starting crashes the pool: the pool drains and ends crashed, naming it', async (t) => {
+  const { clock, fake } = fakeClock();
+  const pool = new Pool({ name: 'app', clock });
+  pool.add(new ControlledService('slow', { running: 'manually' }), { startTimeout: 100 });
+  pool.add(new ControlledService('fast'));
+  const lifecycle = new Lifecycle(pool, { clock });
+  const done = runToEnd(lifecycle);
+  await fake.tickAsync(100);
+  const error = await done;
+  t.is(lifecycle.state, 'crashed');
+  t.true(error instanceof Error);
+  t.regex((error as Error).message, /"slow"/);
+  t.true((error as Error).cause instanceof StartTimeoutError);
+  t.deepEqual(
+    pool.lifecycles.map((child) => child.name),
+    ['slow', 'fast'],
+  );
+});

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { GroupRun } from './group-run.js';
+import { StartTimeoutError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { log } from './log.js';
 import type { GroupLogSettings } from './group-log.js';
@@ -140,11 +141,18 @@ export class Membership {
   /**
    * Whether `child`'s end is a deliberate stop of a pool's child: it was removed, or a stop was
    * requested that the pool did not send (the pool sends none before it drains) and no member
-   * depends on it.
+   * depends on it. A child whose own start timeout asked it to stop (it ended with that
+   * `StartTimeoutError`) failed: that is a crash, not a stop anybody wanted.
    */
-  endsDeliberately(child: Lifecycle, draining: boolean, dependedOn: boolean): boolean {
+  endsDeliberately(
+    child: Lifecycle,
+    draining: boolean,
+    dependedOn: boolean,
+    error: Error | undefined,
+  ): boolean {
     if (this.#settings.kind !== 'pool') return false;
     if (this.#left.has(child)) return true;
+    if (error instanceof StartTimeoutError) return false;
     return !draining && !dependedOn && child.shouldStop();
   }
 

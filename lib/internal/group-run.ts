@@ -113,7 +113,7 @@ export class GroupRun implements Owner, Composite, Delayed {
     this.#ended++;
     const members = this.#members;
     const dependedOn = members.isDependedOn(this.#order, this.#children, child);
-    if (members.endsDeliberately(child, this.#draining, dependedOn)) {
+    if (members.endsDeliberately(child, this.#draining, dependedOn, error)) {
       members.leave(child, { error });
       this.#group.left(child);
       this.#endWithoutDrain(child);

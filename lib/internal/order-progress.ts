@@ -6,6 +6,8 @@ export const started = 1;
 const ran = 2;
 export const askedToStop = 4;
 export const ended = 8;
+// The child no longer holds what it depends on (it ended, and so did its dependents).
+const released = 16;
 
 /** The progress of each child of a run with a start order. */
 export class OrderProgress {
@@ -79,8 +81,12 @@ export class OrderProgress {
 
   start(index: number): void {
     this.#set(index, started);
-    for (const dependency of this.#dependencies(index))
+    for (const dependency of this.#dependencies(index)) {
+      // A dependency already released (a job that finished) is held by nobody any more: a child
+      // added later that depends on it does not hold it again, so it is never released twice.
+      if (this.has(dependency, released)) continue;
       this.#liveDependents[dependency] = (this.#liveDependents[dependency] as number) + 1;
+    }
   }
 
   /**
@@ -117,7 +123,10 @@ export class OrderProgress {
     // An explicit stack, not recursion: a chain may be 10,000 children long.
     const stack = [index];
     for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+      if (this.has(next, released)) continue;
+      this.#set(next, released);
       for (const dependency of this.#dependencies(next)) {
+        if (this.has(dependency, released)) continue;
         const live = (this.#liveDependents[dependency] as number) - 1;
         this.#liveDependents[dependency] = live;
         if (live !== 0) continue;
