@@ -11,7 +11,7 @@ import { LifecycleEngine } from './internal/lifecycle-engine.js';
 import { stopReasonFor, stopRequestedReason } from './internal/reasons.js';
 import { reportServiceError } from './internal/service-errors.js';
 import { assertStopOptions, noStopOptions, type StopOptions } from './internal/stop-options.js';
-import { stopReason } from './internal/stop-reason.js';
+import { stopReason } from './internal/protocol.js';
 import { sleepUntil } from './internal/stop-wait.js';
 import { assertDuration, assertFunction } from './internal/validate.js';
 import {
@@ -269,16 +269,16 @@ export class Lifecycle<S extends Service = Service> extends LifecycleEngine {
     return this.hooks?.count(event) ?? 0;
   }
 
-  #addHook(event: HookEvent, hook: unknown): this {
-    assertFunction(hook, 'hook');
-    this.listen(event, hook, false);
-    return this;
-  }
-
   /** @internal Why the current run was asked to stop, for log lines; see `stopReasonOf`. */
   [stopReason](): unknown {
     const run = this.lastRun;
     return run?.phase === 'settled' ? undefined : run?.stopReason;
+  }
+
+  #addHook(event: HookEvent, hook: unknown): this {
+    assertFunction(hook, 'hook');
+    this.listen(event, hook, false);
+    return this;
   }
 
   /** Whether the run stops on its own (a group whose child failed) or with an error already due. */

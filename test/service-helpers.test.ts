@@ -14,7 +14,8 @@ import { runManually, settlesAtOnce, stillPending } from './helpers/lifecycle.js
 import { brokenLogger, captureLogs } from './helpers/logs.js';
 import { allStarted, runToEnd } from './helpers/pool.js';
 import { ControlledService } from './helpers/service.js';
-import { stopReason, stopReasonOf } from '../lib/internal/stop-reason.js';
+import { stopReason } from '../lib/internal/protocol.js';
+import { stopReasonOf } from '../lib/internal/stop-reason.js';
 
 /** Counts the AbortControllers the library builds while `body` runs (not the test runner's). */
 async function countControllers(body: () => Promise<void>): Promise<number> {

@@ -20,6 +20,8 @@ export const observeRun: unique symbol = Symbol('overseer.observeRun');
 export const reportStopping: unique symbol = Symbol('overseer.reportStopping');
 /** `lifecycle[heldByHook]()`: the event of a hook whose promise holds the ending run, if any. */
 export const heldByHook: unique symbol = Symbol('overseer.heldByHook');
+/** `lifecycle[stopReason]()`: the reason the current run was asked to stop with, if it was. */
+export const stopReason: unique symbol = Symbol('overseer.stopReason');
 /** `service[childLifecycles]`: the lifecycles a composite service runs (snapshots, health). */
 export const childLifecycles: unique symbol = Symbol('overseer.childLifecycles');
 

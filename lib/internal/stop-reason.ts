@@ -1,7 +1,5 @@
 import type { Lifecycle } from '../lifecycle.js';
-
-/** `lifecycle[stopReason]()`: why the current run was asked to stop, if it was. */
-export const stopReason: unique symbol = Symbol('overseer.stopReason');
+import { stopReason } from './protocol.js';
 
 /**
  * What a log line says about why `lifecycle`'s current run was asked to stop: the message of the
@@ -11,7 +9,7 @@ export const stopReason: unique symbol = Symbol('overseer.stopReason');
  */
 export function stopReasonOf(lifecycle: Lifecycle): string | undefined {
   try {
-    const reason = (lifecycle as unknown as Record<typeof stopReason, () => unknown>)[stopReason]();
+    const reason = lifecycle[stopReason]();
     if (reason === undefined) return undefined;
     if (reason instanceof Error) return reason.message;
     return typeof reason === 'string' ? reason : undefined;
